@@ -1,0 +1,214 @@
+/**
+ * What every command handler receives, and the one error boundary around it. A handler is a thin
+ * wrapper: it reads flags, calls a domain function and renders the answer through `ctx.out`.
+ * Heavy modules (kysely, pg, pg-boss, openai) load lazily here and in the handlers, never at
+ * start-up, so `sumda --help` stays fast.
+ */
+import type { Command } from 'commander';
+import type { Actor } from '../admins/actor.ts';
+import { type Config, type ConfigFlags, loadConfig, redactUrl } from '../config/index.ts';
+import type { Db } from '../db/connect.ts';
+import type { DatabaseTarget } from '../db/server.ts';
+import { ExitCode, InterruptedError, SumdaError, UsageError } from '../errors.ts';
+import { createLogger, type Logger, newRequestId } from '../log.ts';
+import { createOutput, type Output } from './output.ts';
+import { createProgress, type ProgressReporter } from './progress.ts';
+
+export interface GlobalOptions {
+  databaseUrl?: string;
+  dataDir?: string;
+  as?: string;
+  logLevel?: string;
+  verbose?: boolean;
+  json?: boolean;
+  yes?: boolean;
+  dryRun?: boolean;
+}
+
+export interface CommandContext {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly requestId: string;
+  readonly out: Output;
+  readonly progress: ProgressReporter;
+  /** The command line with secrets removed, for the audit trail. */
+  readonly commandLine: string;
+  /** Aborted on the first Ctrl-C / SIGTERM; long work checks it between chunks. */
+  readonly signal: AbortSignal;
+  databaseUrl(): Promise<string>;
+  db(): Promise<Db>;
+  /** The operator running this command (SUMDA_ACTOR or --as), resolved against admin.admins. */
+  actor(): Promise<Actor>;
+  onCleanup(fn: () => Promise<void> | void): void;
+}
+
+export type Handler<O> = (
+  ctx: CommandContext,
+  opts: O & GlobalOptions,
+  args: string[],
+) => Promise<number | undefined | void>;
+
+/** Commands whose default log level is `info` (daemons); the rest default to `warn` to keep terminals quiet. */
+const CHATTY = new Set(['worker']);
+
+let interrupts = 0;
+const controller = new AbortController();
+function installSignalHandlers(out: Output): void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts += 1;
+    if (interrupts === 1) {
+      out.note(`${signal}: stopping… (again to force)`);
+      controller.abort(new InterruptedError());
+      return;
+    }
+    process.exit(ExitCode.interrupted);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+const SECRET_FLAGS = new Set(['--database-url']);
+export function redactArgv(argv: readonly string[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.split(/=(.*)/s, 2) as [string, string | undefined];
+    if (SECRET_FLAGS.has(flag)) {
+      out.push(inline === undefined ? flag : `${flag}=${redactUrl(inline)}`);
+      if (inline === undefined && i + 1 < argv.length) out.push(redactUrl(argv[++i]!));
+      continue;
+    }
+    out.push(/^postgres(ql)?:\/\//.test(arg) ? redactUrl(arg) : arg);
+  }
+  return ['sumda', ...out].join(' ');
+}
+
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** Wraps a handler: builds the context, runs it, prints errors as one line, sets the exit code, cleans up. */
+export function act<O = Record<string, unknown>>(handler: Handler<O>) {
+  return async (...raw: unknown[]): Promise<void> => {
+    const command = raw.at(-1) as Command;
+    const opts = command.optsWithGlobals() as O & GlobalOptions;
+    const args = raw.slice(0, -2).flatMap((a) => (Array.isArray(a) ? a : a === undefined ? [] : [String(a)]));
+    const out = createOutput({ json: Boolean(opts.json) });
+    const verbose = Boolean(opts.verbose || process.env.DEBUG);
+    const cleanups: (() => Promise<void> | void)[] = [];
+    let log: Logger | undefined;
+    try {
+      installSignalHandlers(out);
+      const flags: ConfigFlags = {
+        databaseUrl: opts.databaseUrl,
+        dataDir: opts.dataDir,
+        actor: opts.as,
+        logLevel: opts.logLevel ?? (verbose ? 'debug' : undefined),
+      };
+      const config = loadConfig(flags);
+      const path = commandPath(command);
+      const requestId = newRequestId();
+      const explicitLevel = flags.logLevel ?? process.env.LOG_LEVEL;
+      log = createLogger({
+        level: explicitLevel ? config.logLevel : CHATTY.has(path.split(' ')[0]!) ? 'info' : 'warn',
+        format: config.logFormat,
+      }).child({ cmd: path, reqId: requestId });
+      const ctx = buildContext({ config, log, requestId, out, cleanups });
+      const code = await handler(ctx, opts, args);
+      if (typeof code === 'number') process.exitCode = code;
+      if (controller.signal.aborted && !process.exitCode) process.exitCode = ExitCode.interrupted;
+    } catch (error) {
+      process.exitCode = report(error, out, verbose, log);
+    } finally {
+      for (const fn of cleanups.reverse()) {
+        try {
+          await fn();
+        } catch (error) {
+          log?.warn({ err: error }, 'cleanup failed');
+        }
+      }
+    }
+  };
+}
+
+function buildContext(parts: {
+  config: Config;
+  log: Logger;
+  requestId: string;
+  out: Output;
+  cleanups: (() => Promise<void> | void)[];
+}): CommandContext {
+  const { config, log, cleanups } = parts;
+  let target: Promise<DatabaseTarget> | undefined;
+  let db: Promise<Db> | undefined;
+  let actor: Promise<Actor> | undefined;
+  const ctx: CommandContext = {
+    ...parts,
+    progress: createProgress({ json: parts.out.json }),
+    commandLine: redactArgv(process.argv.slice(2)),
+    signal: controller.signal,
+    onCleanup: (fn) => cleanups.push(fn),
+    databaseUrl: async () => {
+      target ??= (async () => {
+        const { openTarget } = await import('../db/server.ts');
+        const t = await openTarget(config, log);
+        cleanups.push(() => t.release());
+        return t;
+      })();
+      return (await target).url;
+    },
+    db: async () => {
+      db ??= (async () => {
+        const url = await ctx.databaseUrl();
+        const { createDb } = await import('../db/connect.ts');
+        const instance = createDb(url, { applicationName: 'sumda-cli' });
+        // Runs before the target's release (cleanups run in reverse), so the server stops last.
+        cleanups.push(() => instance.destroy());
+        return instance;
+      })();
+      return db;
+    },
+    actor: async () => {
+      actor ??= (async () => {
+        if (!config.actor) {
+          throw new UsageError('this command changes data and needs an operator identity', {
+            hint: 'pass --as <admin e-mail> or set SUMDA_ACTOR',
+          });
+        }
+        const { resolveActor } = await import('../admins/actor.ts');
+        return resolveActor(await ctx.db(), config.actor);
+      })();
+      return actor;
+    },
+  };
+  return ctx;
+}
+
+/** The error boundary: one line (plus a hint), the stack only when asked. Returns the exit code. */
+export function report(error: unknown, out: Output, verbose: boolean, log?: Logger): number {
+  if (error instanceof SumdaError) {
+    out.error(error.message);
+    if (error.hint) out.note(`hint: ${error.hint}`);
+    if (verbose) out.note(error.stack ?? '');
+    if (verbose && error.cause) out.note(`cause: ${(error.cause as Error).stack ?? String(error.cause)}`);
+    return error.exitCode;
+  }
+  const message = describeUnexpected(error);
+  out.error(message);
+  if (verbose) out.note((error as Error)?.stack ?? String(error));
+  else out.note('hint: run again with --verbose for details');
+  log?.error({ err: error }, 'command failed');
+  return ExitCode.failure;
+}
+
+function describeUnexpected(error: unknown): string {
+  const e = error as { code?: string; message?: string; address?: string; port?: number };
+  if (e?.code === 'ECONNREFUSED')
+    return `could not connect to PostgreSQL at ${e.address ?? '?'}:${e.port ?? '?'} (connection refused)`;
+  if (e?.code === 'ENOTFOUND') return `could not resolve the database host (${e.message})`;
+  if (e?.code === '28P01' || e?.code === '28000') return `the database refused the login: ${e.message}`;
+  if (e?.code === '3D000') return `the database does not exist: ${e.message}`;
+  return e?.message ?? String(error);
+}

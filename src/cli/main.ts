@@ -1,0 +1,59 @@
+/**
+ * The sumda command line: global options, the one list of commands, and commander's own errors
+ * (unknown command or option, missing argument) mapped to exit 2 with a "did you mean".
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { ExitCode } from '../errors.ts';
+import { COMMANDS } from './commands/index.ts';
+import { exitCodeHelp } from './help.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('sumda')
+    .description(
+      'Operations CLI and job runner for 숨다 (Sumda): migrations, policies, workers, slips, reports',
+    )
+    .version('0.1.0', '-V, --version')
+    .addOption(
+      new Option('--database-url <url>', 'PostgreSQL URL (default: the embedded server)').env('DATABASE_URL'),
+    )
+    .addOption(
+      new Option('--data-dir <dir>', 'data folder of the embedded server and dev key').env('SUMDA_DATA_DIR'),
+    )
+    .addOption(
+      new Option('--as <email>', 'operator identity for changes (an admin.admins e-mail)').env('SUMDA_ACTOR'),
+    )
+    .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').env('LOG_LEVEL'))
+    .option('--verbose', 'debug logs and stack traces on errors')
+    .option('--no-color', 'no colours (also NO_COLOR=1)')
+    .showHelpAfterError('(run with --help for usage)')
+    .showSuggestionAfterError(true)
+    .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
+    .addHelpText('after', exitCodeHelp())
+    .hook('preAction', (_thisCommand, actionCommand) => {
+      if (actionCommand.optsWithGlobals().color === false) process.env.NO_COLOR = '1';
+    });
+  for (const register of COMMANDS) register(program);
+  program.commands.forEach(applyExitOverride);
+  program.exitOverride();
+  return program;
+}
+
+function applyExitOverride(command: Command): void {
+  command.exitOverride();
+  command.commands.forEach(applyExitOverride);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version exit 0; every other commander error is bad usage.
+      const ok = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code);
+      process.exitCode = ok ? ExitCode.ok : ExitCode.usage;
+      return;
+    }
+    throw error;
+  }
+}

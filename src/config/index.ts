@@ -1,0 +1,202 @@
+/**
+ * Configuration: parsed once from flags > environment > `.env`, validated with every problem
+ * reported at once, then frozen. Nothing else in sumda reads process.env for settings.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseEnv } from 'node:util';
+import { z } from 'zod';
+import { ConfigError } from '../errors.ts';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** One AES-256 key named by an id; the id is written into every ciphertext it seals. */
+export interface EncryptionKey {
+  readonly id: string;
+  readonly key: Buffer;
+}
+
+export interface Config {
+  /** Where Postgres is; undefined means "use the embedded server under dataDir". */
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  /** Keys from SUMDA_ENCRYPTION_KEYS, the first one seals new text; undefined means "not configured". */
+  readonly encryptionKeys: readonly EncryptionKey[] | undefined;
+  /** The operator's admin e-mail (SUMDA_ACTOR or --as). */
+  readonly actor: string | undefined;
+  readonly logLevel: LogLevel;
+  readonly logFormat: 'json' | 'pretty';
+  /** Which analyzer the worker uses; `local` is the deterministic offline analyzer. */
+  readonly analyzer: 'openai' | 'local';
+  readonly openai: {
+    readonly apiKey: string | undefined;
+    readonly baseUrl: string | undefined;
+    readonly timeoutMs: number;
+    /** Requests per minute shared by every worker; 0 = unlimited. */
+    readonly requestsPerMinute: number;
+  };
+}
+
+/** Settings given on the command line; they win over the environment. */
+export interface ConfigFlags {
+  databaseUrl?: string | undefined;
+  dataDir?: string | undefined;
+  actor?: string | undefined;
+  logLevel?: string | undefined;
+}
+
+const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** Default data folder: per user, XDG style; root uses /var/lib/sumda (the embedded server runs as `postgres`, which cannot enter /root). */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.XDG_DATA_HOME) return join(env.XDG_DATA_HOME, 'sumda');
+  if (userInfo().uid === 0) return '/var/lib/sumda';
+  return join(homedir(), '.local', 'share', 'sumda');
+}
+
+function parseKeys(raw: string, problems: string[]): EncryptionKey[] {
+  const keys: EncryptionKey[] = [];
+  const seen = new Set<string>();
+  for (const [index, part] of raw.split(',').entries()) {
+    const item = part.trim();
+    const colon = item.indexOf(':');
+    if (colon < 0) {
+      problems.push(`SUMDA_ENCRYPTION_KEYS: entry ${index + 1} must look like <key-id>:<base64 of 32 bytes>`);
+      continue;
+    }
+    const id = item.slice(0, colon);
+    const key = Buffer.from(item.slice(colon + 1), 'base64');
+    if (!KEY_ID.test(id)) {
+      problems.push(`SUMDA_ENCRYPTION_KEYS: key id ${JSON.stringify(id)} must be 1-32 of [A-Za-z0-9_-]`);
+    } else if (seen.has(id)) {
+      problems.push(`SUMDA_ENCRYPTION_KEYS: key id ${id} appears twice`);
+    } else if (key.length !== 32) {
+      problems.push(`SUMDA_ENCRYPTION_KEYS: key ${id} must be 32 bytes of base64 (got ${key.length})`);
+    } else {
+      keys.push({ id, key });
+    }
+    seen.add(id);
+  }
+  return keys;
+}
+
+const positiveInt = (name: string) =>
+  z.coerce
+    .number({ error: `${name} must be a number` })
+    .int(`${name} must be a whole number`)
+    .min(0);
+
+const envSchema = z.object({
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must start with postgres:// or postgresql://')
+    .optional(),
+  SUMDA_DATA_DIR: z.string().min(1).optional(),
+  SUMDA_ACTOR: z.email('SUMDA_ACTOR must be an admin e-mail address').optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
+  LOG_FORMAT: z.enum(['json', 'pretty'], { error: 'LOG_FORMAT must be json or pretty' }).optional(),
+  SUMDA_ANALYZER: z.enum(['openai', 'local'], { error: 'SUMDA_ANALYZER must be openai or local' }).optional(),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_BASE_URL: z.url('OPENAI_BASE_URL must be a URL').optional(),
+  OPENAI_TIMEOUT_MS: positiveInt('OPENAI_TIMEOUT_MS').optional(),
+  SUMDA_OPENAI_RPM: positiveInt('SUMDA_OPENAI_RPM').optional(),
+});
+
+/** Reads `.env` in the working directory (or SUMDA_ENV_FILE); values there lose to the real environment. */
+export function readDotenv(path: string): Record<string, string> {
+  if (!existsSync(path)) return {};
+  const parsed = parseEnv(readFileSync(path, 'utf8'));
+  return Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+export function loadConfig(
+  flags: ConfigFlags = {},
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): Config {
+  const dotenv = readDotenv(resolve(cwd, env.SUMDA_ENV_FILE ?? '.env'));
+  const pick = (name: string, flag?: string): string | undefined => {
+    const value = flag ?? env[name] ?? dotenv[name];
+    return value === '' ? undefined : value;
+  };
+  const raw = {
+    DATABASE_URL: pick('DATABASE_URL', flags.databaseUrl),
+    SUMDA_DATA_DIR: pick('SUMDA_DATA_DIR', flags.dataDir),
+    SUMDA_ACTOR: pick('SUMDA_ACTOR', flags.actor),
+    LOG_LEVEL: pick('LOG_LEVEL', flags.logLevel),
+    LOG_FORMAT: pick('LOG_FORMAT'),
+    SUMDA_ANALYZER: pick('SUMDA_ANALYZER'),
+    OPENAI_API_KEY: pick('OPENAI_API_KEY'),
+    OPENAI_BASE_URL: pick('OPENAI_BASE_URL'),
+    OPENAI_TIMEOUT_MS: pick('OPENAI_TIMEOUT_MS'),
+    SUMDA_OPENAI_RPM: pick('SUMDA_OPENAI_RPM'),
+  };
+  const problems: string[] = [];
+  const parsed = envSchema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(issue.message);
+  }
+  const rawKeys = pick('SUMDA_ENCRYPTION_KEYS');
+  const keys = rawKeys === undefined ? undefined : parseKeys(rawKeys, problems);
+  if (raw.SUMDA_ANALYZER === 'openai' && !raw.OPENAI_API_KEY) {
+    problems.push('SUMDA_ANALYZER=openai needs OPENAI_API_KEY');
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  const data = parsed.data;
+  const config: Config = {
+    databaseUrl: data.DATABASE_URL,
+    dataDir: resolve(cwd, data.SUMDA_DATA_DIR ?? defaultDataDir(env)),
+    encryptionKeys: keys,
+    actor: data.SUMDA_ACTOR?.toLowerCase(),
+    logLevel: data.LOG_LEVEL ?? 'info',
+    logFormat: data.LOG_FORMAT ?? 'json',
+    analyzer: data.SUMDA_ANALYZER ?? (data.OPENAI_API_KEY ? 'openai' : 'local'),
+    openai: {
+      apiKey: data.OPENAI_API_KEY,
+      baseUrl: data.OPENAI_BASE_URL,
+      timeoutMs: data.OPENAI_TIMEOUT_MS ?? 60_000,
+      requestsPerMinute: data.SUMDA_OPENAI_RPM ?? 0,
+    },
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Buffer.isBuffer(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** A postgres URL with its password replaced, safe to print or log. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '*****';
+    return parsed.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}
+
+/** The configuration as it may be shown to an operator: every secret redacted. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  return {
+    DATABASE_URL: config.databaseUrl ? redactUrl(config.databaseUrl) : '(embedded)',
+    SUMDA_DATA_DIR: config.dataDir,
+    SUMDA_ENCRYPTION_KEYS: config.encryptionKeys
+      ? config.encryptionKeys.map((k) => `${k.id}:*****`).join(',')
+      : '(dev key in data dir)',
+    SUMDA_ACTOR: config.actor ?? '(unset)',
+    LOG_LEVEL: config.logLevel,
+    LOG_FORMAT: config.logFormat,
+    SUMDA_ANALYZER: config.analyzer,
+    OPENAI_API_KEY: config.openai.apiKey ? '*****' : '(unset)',
+    OPENAI_BASE_URL: config.openai.baseUrl ?? '(default)',
+    OPENAI_TIMEOUT_MS: config.openai.timeoutMs,
+    SUMDA_OPENAI_RPM: config.openai.requestsPerMinute || '(unlimited)',
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * Diary text encryption: AES-256-GCM in the application, before anything reaches the database.
+ *
+ * Ciphertext layout (bytea in diary_entries.content_enc), shared with the app server:
+ *   [0]        format version, 0x01
+ *   [1]        n = length of the key id (1–32)
+ *   [2, 2+n)   key id, ASCII — the key that sealed it, so keys can rotate
+ *   next 12    IV (random per message)
+ *   next 16    GCM tag
+ *   rest       ciphertext
+ * The header (version + key id) and the caller's context (we pass the owner's user id) are
+ * authenticated as AAD, so a ciphertext cannot be relabelled or moved to another user's row.
+ * `diary_entries.content_key_id` is a generated column reading bytes [2, 2+n).
+ *
+ * Plaintext leaves this module only as the return value of open(); it is never logged, never put
+ * into an error message, and errors name only the key id.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import type { EncryptionKey } from '../config/index.ts';
+import { SumdaError } from '../errors.ts';
+
+export const FORMAT_VERSION = 1;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+export class DecryptionError extends SumdaError {}
+
+export interface Keyring {
+  /** The key that seals new text. */
+  readonly active: EncryptionKey;
+  /** Every key that may still open old text, by id. */
+  readonly keys: ReadonlyMap<string, EncryptionKey>;
+}
+
+export function createKeyring(keys: readonly EncryptionKey[]): Keyring {
+  const [active] = keys;
+  if (!active) throw new SumdaError('no encryption keys configured', { hint: 'set SUMDA_ENCRYPTION_KEYS' });
+  return { active, keys: new Map(keys.map((k) => [k.id, k])) };
+}
+
+function header(keyId: string): Buffer {
+  const id = Buffer.from(keyId, 'ascii');
+  return Buffer.concat([Buffer.from([FORMAT_VERSION, id.length]), id]);
+}
+
+function aadOf(head: Buffer, context: string): Buffer {
+  return Buffer.concat([head, Buffer.from(context, 'utf8')]);
+}
+
+/** Seals text with the active key. `context` (e.g. the owner's user id) must be given again to open it. */
+export function seal(keyring: Keyring, plaintext: string, context: string): Buffer {
+  const head = header(keyring.active.id);
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', keyring.active.key, iv);
+  cipher.setAAD(aadOf(head, context));
+  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return Buffer.concat([head, iv, cipher.getAuthTag(), body]);
+}
+
+/** The id of the key that sealed a ciphertext, read from its header. */
+export function keyIdOf(sealed: Buffer): string {
+  if (sealed.length < 2 || sealed[0] !== FORMAT_VERSION) {
+    throw new DecryptionError('ciphertext has an unknown format version');
+  }
+  const n = sealed[1]!;
+  if (n < 1 || sealed.length < 2 + n + IV_BYTES + TAG_BYTES)
+    throw new DecryptionError('ciphertext is truncated');
+  return sealed.subarray(2, 2 + n).toString('ascii');
+}
+
+export function open(keyring: Keyring, sealed: Buffer, context: string): string {
+  const keyId = keyIdOf(sealed);
+  const key = keyring.keys.get(keyId);
+  if (!key) {
+    throw new DecryptionError(`ciphertext was sealed with key ${keyId}, which is not configured`, {
+      hint: 'add that key back to SUMDA_ENCRYPTION_KEYS (after the active one) until rotation finishes',
+    });
+  }
+  const headLength = 2 + Buffer.byteLength(keyId, 'ascii');
+  const head = sealed.subarray(0, headLength);
+  const iv = sealed.subarray(headLength, headLength + IV_BYTES);
+  const tag = sealed.subarray(headLength + IV_BYTES, headLength + IV_BYTES + TAG_BYTES);
+  const body = sealed.subarray(headLength + IV_BYTES + TAG_BYTES);
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key.key, iv);
+    decipher.setAAD(aadOf(head, context));
+    decipher.setAuthTag(tag);
+    return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
+  } catch {
+    throw new DecryptionError(
+      `ciphertext failed authentication under key ${keyId} (tampered, or sealed for another row)`,
+    );
+  }
+}
+
+/** Re-seals with the active key; returns undefined when it already is sealed with it. */
+export function reseal(keyring: Keyring, sealed: Buffer, context: string): Buffer | undefined {
+  if (keyIdOf(sealed) === keyring.active.id) return undefined;
+  return seal(keyring, open(keyring, sealed, context), context);
+}
+
+/** A fresh key in the SUMDA_ENCRYPTION_KEYS format, `<id>:<base64>`. */
+export function generateKey(id: string): string {
+  return `${id}:${randomBytes(32).toString('base64')}`;
+}

@@ -1,0 +1,396 @@
+/**
+ * Schema migrations, held to the bar of Flyway/graphile-migrate without their pitfalls:
+ * - a session advisory lock on one direct connection, so two deploys racing each other serialise
+ *   (the second waits, then finds nothing to do) — never a lock held through a pooler;
+ * - one transaction per migration with a `lock_timeout`, and an explicit opt-out
+ *   (`export const transactional = false`) for statements that cannot run inside one;
+ * - a checksum of every applied file, so an edited migration is reported by name with both hashes;
+ * - strict order: a pending file that sorts before an applied one is refused unless asked for;
+ * - `down` refuses before touching anything when a step in its range has no `down`.
+ *
+ * Migration files live in `migrations/`, are named `NNNN_snake_case.ts`, take `Kysely<any>`
+ * and import nothing from `src/` (they are frozen in time).
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import type pg from 'pg';
+import { DriftError, LockBusyError, SumdaError, UsageError } from '../errors.ts';
+import { connectClient } from './connect.ts';
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
+export const MIGRATIONS_TABLE = 'sumda_migrations';
+/** pg_advisory_lock key of the migration lock; a fixed constant so every sumda version agrees on it. */
+export const MIGRATION_LOCK_KEY = 0x5ad6_0a7e_1b2c_3d4en;
+const FILE_NAME = /^\d{4}_[a-z0-9_]+\.ts$/;
+
+export interface MigrationModule {
+  up(db: Kysely<any>): Promise<void>;
+  down?(db: Kysely<any>): Promise<void>;
+  /** Set to false for statements that cannot run in a transaction (CREATE INDEX CONCURRENTLY). */
+  transactional?: boolean;
+}
+
+export interface MigrationFile {
+  name: string;
+  path: string;
+  checksum: string;
+}
+
+export interface AppliedMigration {
+  name: string;
+  checksum: string;
+  appliedAt: Date;
+  executionMs: number;
+  appliedBy: string;
+}
+
+export type MigrationState = 'applied' | 'pending' | 'changed' | 'missing' | 'out-of-order';
+
+export interface MigrationStatus {
+  name: string;
+  state: MigrationState;
+  /** Checksum of the file on disk, if there is one. */
+  checksum: string | null;
+  /** Checksum recorded when it was applied, if it was. */
+  appliedChecksum: string | null;
+  appliedAt: Date | null;
+}
+
+export type MigratorEvent =
+  | { type: 'waiting-for-lock'; timeoutMs: number }
+  | { type: 'locked' }
+  | { type: 'start'; name: string; direction: 'up' | 'down' }
+  | { type: 'done'; name: string; direction: 'up' | 'down'; ms: number };
+
+export interface MigratorOptions {
+  url: string;
+  dir?: string;
+  /** How long to wait for another runner's lock before giving up (exit 5). */
+  lockWaitMs?: number;
+  /** `lock_timeout` inside each migration, so a migration never queues behind live traffic for long. */
+  statementLockTimeoutMs?: number;
+  allowUnordered?: boolean;
+  appliedBy?: string;
+  onEvent?: (event: MigratorEvent) => void;
+}
+
+export function checksumOf(text: string): string {
+  // CRLF and LF checkouts of the same file must agree (a classic Flyway complaint).
+  return createHash('sha256').update(text.replace(/\r\n/g, '\n')).digest('hex');
+}
+
+export async function listMigrationFiles(dir = MIGRATIONS_DIR): Promise<MigrationFile[]> {
+  const names = (await readdir(dir)).filter((n) => FILE_NAME.test(n)).sort();
+  return Promise.all(
+    names.map(async (file) => {
+      const path = join(dir, file);
+      return { name: file.replace(/\.ts$/, ''), path, checksum: checksumOf(await readFile(path, 'utf8')) };
+    }),
+  );
+}
+
+async function loadModule(file: MigrationFile): Promise<MigrationModule> {
+  const mod = (await import(pathToFileURL(file.path).href)) as Partial<MigrationModule>;
+  if (typeof mod.up !== 'function') throw new SumdaError(`migration ${file.name} exports no up()`);
+  return mod as MigrationModule;
+}
+
+/** A Kysely bound to one pg client, so every statement runs in the session that holds the lock. */
+function kyselyOn(client: pg.Client): Kysely<any> {
+  const pool = {
+    connect: async () => Object.assign(client, { release: () => {} }),
+    end: async () => {},
+  };
+  return new Kysely<any>({ dialect: new PostgresDialect({ pool: pool as never }) });
+}
+
+async function ensureTable(db: Kysely<any>): Promise<void> {
+  await sql`
+    create table if not exists public.${sql.raw(MIGRATIONS_TABLE)} (
+      name text primary key,
+      checksum text not null,
+      applied_at timestamptz not null default now(),
+      execution_ms integer not null,
+      applied_by text not null
+    )`.execute(db);
+}
+
+async function readApplied(db: Kysely<any>): Promise<AppliedMigration[]> {
+  const exists = await sql<{
+    t: string | null;
+  }>`select to_regclass(${`public.${MIGRATIONS_TABLE}`}) as t`.execute(db);
+  if (!exists.rows[0]?.t) return [];
+  const rows = await sql<{
+    name: string;
+    checksum: string;
+    applied_at: Date;
+    execution_ms: number;
+    applied_by: string;
+  }>`select name, checksum, applied_at, execution_ms, applied_by from public.${sql.raw(MIGRATIONS_TABLE)} order by name`.execute(
+    db,
+  );
+  return rows.rows.map((r) => ({
+    name: r.name,
+    checksum: r.checksum,
+    appliedAt: r.applied_at,
+    executionMs: r.execution_ms,
+    appliedBy: r.applied_by,
+  }));
+}
+
+export function computeStatus(files: MigrationFile[], applied: AppliedMigration[]): MigrationStatus[] {
+  const byName = new Map(applied.map((a) => [a.name, a]));
+  const lastApplied = applied
+    .map((a) => a.name)
+    .sort()
+    .at(-1);
+  const statuses: MigrationStatus[] = files.map((file) => {
+    const done = byName.get(file.name);
+    if (done) {
+      return {
+        name: file.name,
+        state: done.checksum === file.checksum ? 'applied' : 'changed',
+        checksum: file.checksum,
+        appliedChecksum: done.checksum,
+        appliedAt: done.appliedAt,
+      };
+    }
+    return {
+      name: file.name,
+      state: lastApplied !== undefined && file.name < lastApplied ? 'out-of-order' : 'pending',
+      checksum: file.checksum,
+      appliedChecksum: null,
+      appliedAt: null,
+    };
+  });
+  const onDisk = new Set(files.map((f) => f.name));
+  for (const a of applied) {
+    if (!onDisk.has(a.name)) {
+      statuses.push({
+        name: a.name,
+        state: 'missing',
+        checksum: null,
+        appliedChecksum: a.checksum,
+        appliedAt: a.appliedAt,
+      });
+    }
+  }
+  return statuses.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Drift: every applied migration whose file changed or vanished, named with both hashes. */
+export function driftProblems(statuses: MigrationStatus[]): string[] {
+  return statuses.flatMap((s) => {
+    if (s.state === 'changed') {
+      return [
+        `${s.name}: file changed since it was applied (applied ${s.appliedChecksum}, file ${s.checksum})`,
+      ];
+    }
+    if (s.state === 'missing') return [`${s.name}: applied (${s.appliedChecksum}) but its file is gone`];
+    return [];
+  });
+}
+
+async function withClient<T>(
+  url: string,
+  fn: (client: pg.Client, db: Kysely<any>) => Promise<T>,
+): Promise<T> {
+  const client = await connectClient(url, 'sumda-migrate');
+  const db = kyselyOn(client);
+  try {
+    return await fn(client, db);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Waits for the migration lock up to `waitMs`, polling, so the wait is bounded and reportable. */
+async function acquireLock(client: pg.Client, options: MigratorOptions): Promise<void> {
+  const waitMs = options.lockWaitMs ?? 60_000;
+  const deadline = Date.now() + waitMs;
+  let announced = false;
+  for (;;) {
+    const res = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1::bigint) as ok', [
+      MIGRATION_LOCK_KEY.toString(),
+    ]);
+    if (res.rows[0]?.ok) {
+      options.onEvent?.({ type: 'locked' });
+      return;
+    }
+    if (!announced) {
+      options.onEvent?.({ type: 'waiting-for-lock', timeoutMs: waitMs });
+      announced = true;
+    }
+    if (Date.now() >= deadline) {
+      throw new LockBusyError(
+        `another migration holds the lock; gave up after ${Math.round(waitMs / 1000)}s`,
+        {
+          hint: 'wait for the other deploy to finish, or raise --lock-timeout',
+        },
+      );
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function releaseLock(client: pg.Client): Promise<void> {
+  await client
+    .query('select pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_KEY.toString()])
+    .catch(() => {});
+}
+
+export async function migrationStatus(options: MigratorOptions): Promise<MigrationStatus[]> {
+  const files = await listMigrationFiles(options.dir);
+  return withClient(options.url, async (_client, db) => computeStatus(files, await readApplied(db)));
+}
+
+export interface MigrateResult {
+  applied: string[];
+  /** With dryRun: what would be applied. */
+  pending: string[];
+  dryRun: boolean;
+}
+
+function runnable(statuses: MigrationStatus[], allowUnordered: boolean): string[] {
+  const drift = driftProblems(statuses);
+  if (drift.length > 0) {
+    throw new DriftError(`refusing to migrate over drift: ${drift.join('; ')}`, {
+      hint: 'run `sumda db validate`; restore the applied files, never edit them',
+    });
+  }
+  const unordered = statuses.filter((s) => s.state === 'out-of-order').map((s) => s.name);
+  if (unordered.length > 0 && !allowUnordered) {
+    throw new DriftError(`pending migrations sort before applied ones: ${unordered.join(', ')}`, {
+      hint: 'rename them after the last applied migration, or pass --allow-unordered',
+    });
+  }
+  return statuses.filter((s) => s.state === 'pending' || s.state === 'out-of-order').map((s) => s.name);
+}
+
+export async function migrate(options: MigratorOptions & { dryRun?: boolean }): Promise<MigrateResult> {
+  const files = await listMigrationFiles(options.dir);
+  const byName = new Map(files.map((f) => [f.name, f]));
+  return withClient(options.url, async (client, db) => {
+    if (options.dryRun) {
+      const pending = runnable(computeStatus(files, await readApplied(db)), options.allowUnordered ?? false);
+      return { applied: [], pending, dryRun: true };
+    }
+    await acquireLock(client, options);
+    try {
+      await ensureTable(db);
+      // Read what is applied only after taking the lock: a runner we waited for may have done it all.
+      const pending = runnable(computeStatus(files, await readApplied(db)), options.allowUnordered ?? false);
+      const applied: string[] = [];
+      for (const name of pending) {
+        const file = byName.get(name)!;
+        const mod = await loadModule(file);
+        options.onEvent?.({ type: 'start', name, direction: 'up' });
+        const started = performance.now();
+        const record = async (executor: Kysely<any>) => {
+          await sql`insert into public.${sql.raw(MIGRATIONS_TABLE)} (name, checksum, execution_ms, applied_by)
+            values (${name}, ${file.checksum}, ${Math.round(performance.now() - started)}, ${options.appliedBy ?? 'unknown'})`.execute(
+            executor,
+          );
+        };
+        if (mod.transactional === false) {
+          await mod.up(db);
+          await record(db);
+        } else {
+          await db.transaction().execute(async (trx) => {
+            await sql`select set_config('lock_timeout', ${`${options.statementLockTimeoutMs ?? 10_000}ms`}, true)`.execute(
+              trx,
+            );
+            await mod.up(trx);
+            await record(trx);
+          });
+        }
+        options.onEvent?.({ type: 'done', name, direction: 'up', ms: performance.now() - started });
+        applied.push(name);
+      }
+      return { applied, pending: [], dryRun: false };
+    } finally {
+      await releaseLock(client);
+    }
+  });
+}
+
+export interface DownResult {
+  reverted: string[];
+  dryRun: boolean;
+}
+
+/** Reverts the last migration, or every one after `to` (which stays applied). */
+export async function migrateDown(
+  options: MigratorOptions & { to?: string; dryRun?: boolean },
+): Promise<DownResult> {
+  const files = await listMigrationFiles(options.dir);
+  const byName = new Map(files.map((f) => [f.name, f]));
+  return withClient(options.url, async (client, db) => {
+    await acquireLock(client, options);
+    try {
+      const applied = (await readApplied(db)).map((a) => a.name).sort();
+      if (options.to !== undefined && !applied.includes(options.to)) {
+        throw new UsageError(`--to ${options.to}: no applied migration has that name`, {
+          hint: 'see `sumda db status` for the applied names',
+        });
+      }
+      const steps = (
+        options.to === undefined ? applied.slice(-1) : applied.slice(applied.indexOf(options.to) + 1)
+      ).reverse();
+      const drift = driftProblems(computeStatus(files, await readApplied(db))).filter((p) =>
+        steps.some((s) => p.startsWith(`${s}:`)),
+      );
+      if (drift.length > 0) throw new DriftError(`refusing to revert over drift: ${drift.join('; ')}`);
+      // Check every step before touching anything: half a rollback is worse than none.
+      const modules = new Map<string, MigrationModule>();
+      for (const name of steps) {
+        const mod = await loadModule(byName.get(name)!);
+        if (typeof mod.down !== 'function') {
+          throw new UsageError(`migration ${name} has no down(); nothing was reverted`, {
+            hint: 'write a new forward migration instead',
+          });
+        }
+        modules.set(name, mod);
+      }
+      if (options.dryRun) return { reverted: steps, dryRun: true };
+      for (const name of steps) {
+        const mod = modules.get(name)!;
+        options.onEvent?.({ type: 'start', name, direction: 'down' });
+        const started = performance.now();
+        const forget = (executor: Kysely<any>) =>
+          sql`delete from public.${sql.raw(MIGRATIONS_TABLE)} where name = ${name}`.execute(executor);
+        if (mod.transactional === false) {
+          await mod.down!(db);
+          await forget(db);
+        } else {
+          await db.transaction().execute(async (trx) => {
+            await sql`select set_config('lock_timeout', ${`${options.statementLockTimeoutMs ?? 10_000}ms`}, true)`.execute(
+              trx,
+            );
+            await mod.down!(trx);
+            await forget(trx);
+          });
+        }
+        options.onEvent?.({ type: 'done', name, direction: 'down', ms: performance.now() - started });
+      }
+      return { reverted: steps, dryRun: false };
+    } finally {
+      await releaseLock(client);
+    }
+  });
+}
+
+/** Every problem between the applied history and the files: drift, missing files, unordered pending. */
+export async function validateMigrations(
+  options: MigratorOptions,
+): Promise<{ ok: boolean; problems: string[] }> {
+  const statuses = await migrationStatus(options);
+  const problems = driftProblems(statuses);
+  for (const s of statuses) {
+    if (s.state === 'out-of-order') problems.push(`${s.name}: pending but sorts before an applied migration`);
+  }
+  return { ok: problems.length === 0, problems };
+}

@@ -1,0 +1,105 @@
+/**
+ * Typed errors and the exit codes they carry. The CLI's one error boundary (src/cli/boundary.ts)
+ * prints `error.message` as a single line and exits with `error.exitCode`; the stack is shown only
+ * with --verbose or DEBUG. Domain modules throw these; they never call process.exit themselves.
+ */
+
+/** The published exit-code table (README "Exit codes"). */
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  pending: 3,
+  drift: 4,
+  lockBusy: 5,
+  denied: 6,
+  interrupted: 130,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export class SumdaError extends Error {
+  readonly exitCode: ExitCode;
+  /** An optional second line telling the operator what to do next. */
+  readonly hint: string | undefined;
+
+  constructor(message: string, options: { exitCode?: ExitCode; hint?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.exitCode = options.exitCode ?? ExitCode.failure;
+    this.hint = options.hint;
+  }
+}
+
+/** Bad input: an unknown id, an invalid flag value, a refused confirmation. Exit 2. */
+export class UsageError extends SumdaError {
+  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, { ...options, exitCode: ExitCode.usage });
+  }
+}
+
+/** Configuration that failed validation; lists every problem at once. Exit 2. */
+export class ConfigError extends SumdaError {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`, { exitCode: ExitCode.usage });
+    this.problems = problems;
+  }
+}
+
+/** Something asked for does not exist. Bad input, so exit 2. */
+export class NotFoundError extends UsageError {}
+
+/** A checksum or validation mismatch between what was applied and what is on disk. Exit 4. */
+export class DriftError extends SumdaError {
+  constructor(message: string, options: { hint?: string } = {}) {
+    super(message, { ...options, exitCode: ExitCode.drift });
+  }
+}
+
+/** Another process holds a lock we waited for in vain. Exit 5. */
+export class LockBusyError extends SumdaError {
+  constructor(message: string, options: { hint?: string } = {}) {
+    super(message, { ...options, exitCode: ExitCode.lockBusy });
+  }
+}
+
+/** The actor lacks the role a command needs. Exit 6. */
+export class PermissionDeniedError extends SumdaError {
+  constructor(message: string, options: { hint?: string } = {}) {
+    super(message, { ...options, exitCode: ExitCode.denied });
+  }
+}
+
+/** The operator pressed Ctrl-C or the process got SIGINT/SIGTERM mid-command. Exit 130. */
+export class InterruptedError extends SumdaError {
+  constructor(message = 'interrupted') {
+    super(message, { exitCode: ExitCode.interrupted });
+  }
+}
+
+/** Postgres SQLSTATE codes we react to by name. */
+export const PgCode = {
+  uniqueViolation: '23505', // another writer got there first
+  foreignKeyViolation: '23503',
+  checkViolation: '23514',
+  notNullViolation: '23502',
+  exclusionViolation: '23P01',
+  serializationFailure: '40001',
+  deadlockDetected: '40P01',
+  lockNotAvailable: '55P03', // lock_timeout expired
+  objectInUse: '55006', // e.g. CREATE DATABASE while the template has connections
+  queryCanceled: '57014', // statement_timeout or cancel
+  raiseException: 'P0001', // our own triggers (immutability, append-only)
+  invalidTextRepresentation: '22P02',
+  undefinedTable: '42P01',
+  duplicateDatabase: '42P04',
+} as const;
+
+/** The SQLSTATE of a pg error, if it is one. */
+export function pgCode(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const code = (error as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}
