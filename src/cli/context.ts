@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander';
 import type { Actor } from '../admins/actor.ts';
+import type { Operation } from '../audit/index.ts';
 import { type Config, type ConfigFlags, loadConfig, redactUrl } from '../config/index.ts';
 import type { Db } from '../db/connect.ts';
 import type { DatabaseTarget } from '../db/server.ts';
@@ -39,6 +40,8 @@ export interface CommandContext {
   db(): Promise<Db>;
   /** The operator running this command (SUMDA_ACTOR or --as), resolved against admin.admins. */
   actor(): Promise<Actor>;
+  /** Actor + request id + command line: what every mutating domain function takes. */
+  operation(): Promise<Operation>;
   onCleanup(fn: () => Promise<void> | void): void;
 }
 
@@ -182,6 +185,11 @@ function buildContext(parts: {
       })();
       return actor;
     },
+    operation: async () => ({
+      actor: await ctx.actor(),
+      requestId: parts.requestId,
+      command: ctx.commandLine,
+    }),
   };
   return ctx;
 }

@@ -12,7 +12,6 @@ export function buildProgram(): Command {
     .description(
       'Operations CLI and job runner for 숨다 (Sumda): migrations, policies, workers, slips, reports',
     )
-    .version('0.1.0', '-V, --version')
     .addOption(
       new Option('--database-url <url>', 'PostgreSQL URL (default: the embedded server)').env('DATABASE_URL'),
     )
@@ -28,7 +27,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError(true)
     .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
-    .addHelpText('after', exitCodeHelp())
+    .addHelpText('after', `${exitCodeHelp()}\nsumda --version prints the version.\n`)
     .hook('preAction', (_thisCommand, actionCommand) => {
       if (actionCommand.optsWithGlobals().color === false) process.env.NO_COLOR = '1';
     });
@@ -43,7 +42,15 @@ function applyExitOverride(command: Command): void {
   command.commands.forEach(applyExitOverride);
 }
 
+export const VERSION = '0.1.0';
+
 export async function main(argv: string[]): Promise<void> {
+  // `--version` is only the program's version as the first argument: subcommands such as
+  // `policy publish --version v1.2.0` use the flag for their own meaning.
+  if (argv[2] === '--version' || argv[2] === '-V') {
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

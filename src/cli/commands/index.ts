@@ -1,5 +1,17 @@
 /** Every sumda command, registered in one visible place, in the order `sumda --help` lists them. */
 import type { Command } from 'commander';
+import { registerAdmin } from './admin.ts';
+import { registerAudit } from './audit.ts';
 import { registerDb } from './db.ts';
+import { registerOverride } from './override.ts';
+import { registerPolicy } from './policy.ts';
+import { registerPrompt } from './prompt.ts';
 
-export const COMMANDS: ((program: Command) => void)[] = [registerDb];
+export const COMMANDS: ((program: Command) => void)[] = [
+  registerDb,
+  registerAdmin,
+  registerPolicy,
+  registerOverride,
+  registerPrompt,
+  registerAudit,
+];

@@ -1,0 +1,86 @@
+/**
+ * Who may do what: the one permission table of sumda (README "Roles and permissions" mirrors it).
+ * Roles are ordered operator < manager < admin; a permission names the lowest role allowed.
+ * Operators read and moderate; managers manage overrides, slips and jobs; admins publish and
+ * activate policies and prompts, rotate keys and manage operators.
+ */
+import type { Kysely } from 'kysely';
+import { type Operation, writeAudit } from '../audit/index.ts';
+import type { Database } from '../db/types.ts';
+import { PermissionDeniedError } from '../errors.ts';
+import type { Role } from './actor.ts';
+
+export const ROLE_RANK: Record<Role, number> = { operator: 1, manager: 2, admin: 3 };
+
+export const PERMISSIONS = {
+  'admin.create': 'admin',
+  'admin.set_role': 'admin',
+  'admin.disable': 'admin',
+  'policy.publish': 'admin',
+  'policy.activate': 'admin',
+  'policy.rollback': 'admin',
+  'prompt.register': 'admin',
+  'keys.rotate': 'admin',
+  'seed.run': 'admin',
+  'override.set': 'manager',
+  'override.expire': 'manager',
+  'slip.release': 'manager',
+  'slip.override': 'manager',
+  'slip.review': 'manager',
+  'analysis.enqueue': 'manager',
+  'analysis.read_internal': 'manager',
+  'jobs.retry': 'manager',
+  'jobs.cancel': 'manager',
+  'jobs.resume': 'manager',
+  'queues.pause': 'manager',
+  'queues.resume': 'manager',
+  'diary.moderate': 'operator',
+  'user.set_state': 'manager',
+} as const satisfies Record<string, Role>;
+export type Permission = keyof typeof PERMISSIONS;
+
+export function allows(role: Role, permission: Permission): boolean {
+  return ROLE_RANK[role] >= ROLE_RANK[PERMISSIONS[permission]];
+}
+
+/**
+ * Refuses an actor whose role is too low. The refusal is itself audited (outcome `denied`), in its
+ * own transaction so it survives the failed command.
+ */
+export async function authorize(
+  db: Kysely<Database>,
+  op: Operation,
+  permission: Permission,
+  target?: { type: string; id: string },
+): Promise<void> {
+  if (op.actor && allows(op.actor.role, permission)) return;
+  const needed = PERMISSIONS[permission];
+  await writeAudit(db, op, {
+    action: permission,
+    targetType: target?.type ?? null,
+    targetId: target?.id ?? null,
+    outcome: 'denied',
+    reason: op.actor ? `role ${op.actor.role} is below ${needed}` : 'no operator identity',
+  });
+  throw new PermissionDeniedError(
+    op.actor
+      ? `${permission} needs role ${needed}; ${op.actor.email} is ${op.actor.role}`
+      : `${permission} needs an operator identity with role ${needed}`,
+    { hint: 'ask an admin to run it, or to raise your role with `sumda admin set-role`' },
+  );
+}
+
+/**
+ * The shape of every mutating domain operation: check the role, then run the change and its audit
+ * row in one transaction. `fn` writes the audit row itself because only it knows before/after.
+ */
+export async function mutate<T>(
+  db: Kysely<Database>,
+  op: Operation,
+  permission: Permission,
+  fn: (trx: Kysely<Database>) => Promise<T>,
+  target?: { type: string; id: string },
+): Promise<T> {
+  await authorize(db, op, permission, target);
+  return db.transaction().execute(fn);
+}

@@ -1,0 +1,123 @@
+/** `sumda admin …`: operator accounts. */
+import type { Command } from 'commander';
+import { UsageError } from '../../errors.ts';
+import { act } from '../context.ts';
+import { examples } from '../help.ts';
+import { readInput } from '../input.ts';
+
+async function readPassword(fromStdin: boolean | undefined): Promise<string | null> {
+  if (!fromStdin) return null;
+  const text = (await readInput('-', '--password-stdin')).replace(/\r?\n$/, '');
+  if (text.length < 12) throw new UsageError('--password-stdin: use at least 12 characters');
+  return text;
+}
+
+export function registerAdmin(program: Command): void {
+  const admin = program
+    .command('admin')
+    .description('operator accounts and roles (operator < manager < admin)');
+
+  examples(
+    admin
+      .command('create <email>')
+      .description('create an operator account')
+      .option('--role <role>', 'operator | manager | admin', 'operator')
+      .option('--name <name>', 'display name')
+      .option('--password-stdin', 'read a password from stdin (hashed with scrypt, never logged)')
+      .option('--bootstrap', 'create the first admin of an empty installation (needs no --as)')
+      .option('--json', 'machine-readable result on stdout')
+      .action(
+        act<{ role: string; name?: string; passwordStdin?: boolean; bootstrap?: boolean }>(
+          async (ctx, opts, [email]) => {
+            const { bootstrapAdmin, createAdmin, parseRole } = await import('../../admins/index.ts');
+            const db = await ctx.db();
+            const password = await readPassword(opts.passwordStdin);
+            const input = { email: email!, displayName: opts.name ?? null, password };
+            const row = opts.bootstrap
+              ? await bootstrapAdmin(
+                  db,
+                  { actor: null, requestId: ctx.requestId, command: ctx.commandLine },
+                  input,
+                )
+              : await createAdmin(db, await ctx.operation(), { ...input, role: parseRole(opts.role) });
+            if (ctx.out.json) return ctx.out.data(row);
+            ctx.out.success(`created ${row.role} ${row.email}`);
+            if (opts.bootstrap) ctx.out.note(`next: export SUMDA_ACTOR=${row.email}`);
+          },
+        ),
+      ),
+    [
+      'sumda admin create ops-lead@sumda.kr --bootstrap',
+      'sumda admin create mina@sumda.kr --role manager --as ops-lead@sumda.kr',
+      'printf %s "$PW" | sumda admin create jun@sumda.kr --password-stdin',
+    ],
+  );
+
+  examples(
+    admin
+      .command('list')
+      .description('operator accounts')
+      .option('--all', 'include disabled accounts')
+      .option('--json', 'machine-readable result on stdout')
+      .action(
+        act<{ all?: boolean }>(async (ctx, opts) => {
+          const { listAdmins } = await import('../../admins/index.ts');
+          const rows = await listAdmins(await ctx.db(), { includeDisabled: opts.all });
+          if (ctx.out.json) return ctx.out.data(rows);
+          ctx.out.table(
+            ['email', 'role', 'name', 'password', 'created', 'by', 'disabled'],
+            rows.map((r) => [
+              r.email,
+              r.role,
+              r.display_name,
+              r.has_password ? 'set' : '',
+              r.created_at,
+              r.created_by,
+              r.disabled_at,
+            ]),
+          );
+        }),
+      ),
+    ['sumda admin list', 'sumda admin list --all --json'],
+  );
+
+  examples(
+    admin
+      .command('set-role <email> <role>')
+      .description('change an operator role (the last admin cannot be demoted)')
+      .requiredOption('--reason <text>', 'why, for the audit trail')
+      .action(
+        act<{ reason: string }>(async (ctx, opts, [email, role]) => {
+          const { setRole, parseRole } = await import('../../admins/index.ts');
+          const result = await setRole(
+            await ctx.db(),
+            await ctx.operation(),
+            email!,
+            parseRole(role!),
+            opts.reason,
+          );
+          ctx.out.line(
+            result.changed
+              ? `${result.email} is now ${result.role}`
+              : `${result.email} already is ${result.role}`,
+          );
+        }),
+      ),
+    ['sumda admin set-role mina@sumda.kr admin --reason "on-call lead from December"'],
+  );
+
+  examples(
+    admin
+      .command('disable <email>')
+      .description('disable an operator account (accounts are never deleted)')
+      .requiredOption('--reason <text>', 'why, for the audit trail')
+      .action(
+        act<{ reason: string }>(async (ctx, opts, [email]) => {
+          const { disableAdmin } = await import('../../admins/index.ts');
+          await disableAdmin(await ctx.db(), await ctx.operation(), email!, opts.reason);
+          ctx.out.line(`${email} disabled`);
+        }),
+      ),
+    ['sumda admin disable jun@sumda.kr --reason "left the team"'],
+  );
+}

@@ -1,0 +1,106 @@
+/**
+ * The single read path the workers use for policies: a snapshot of active pointers and live
+ * overrides, cached for a short TTL. When a refresh fails (database blip, failover) the last
+ * good snapshot keeps serving, with a warning, so workers keep running on known-good policy.
+ */
+import { type Kysely, sql } from 'kysely';
+import type { Database } from '../db/types.ts';
+import type { Logger } from '../log.ts';
+import type { JsonObject } from './merge.ts';
+import { type PolicySnapshot, type Resolution, resolvePolicies, type Subject } from './resolve.ts';
+import type { PolicyName } from './schemas.ts';
+
+export async function loadSnapshot(db: Kysely<Database>): Promise<PolicySnapshot> {
+  const [active, overrides, now] = await Promise.all([
+    db
+      .selectFrom('admin.ai_policy_active as a')
+      .innerJoin('admin.ai_policy_versions as v', 'v.id', 'a.version_id')
+      .select(['a.policy_name', 'a.scope', 'v.id', 'v.version', 'v.config'])
+      .execute(),
+    db
+      .selectFrom('admin.ai_overrides')
+      .select(['id', 'target', 'key', 'value', 'rollout_percent', 'expires_at', 'created_at'])
+      .where('expired_at', 'is', null)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]))
+      .execute(),
+    sql<{ now: Date }>`select now() as now`.execute(db),
+  ]);
+  return {
+    loadedAt: now.rows[0]!.now,
+    active: new Map(
+      active.map((row) => [
+        `${row.policy_name}|${row.scope}`,
+        {
+          policyName: row.policy_name as PolicyName,
+          scope: row.scope,
+          versionId: row.id,
+          version: row.version,
+          config: row.config as JsonObject,
+        },
+      ]),
+    ),
+    overrides: overrides.map((o) => ({
+      id: o.id,
+      target: o.target,
+      key: o.key,
+      value: o.value,
+      rolloutPercent: o.rollout_percent,
+      expiresAt: o.expires_at,
+      createdAt: o.created_at,
+    })),
+  };
+}
+
+export interface ResolverOptions {
+  ttlMs?: number;
+  log?: Logger;
+  now?: () => Date;
+  load?: (db: Kysely<Database>) => Promise<PolicySnapshot>;
+}
+
+export class PolicyResolver {
+  readonly #db: Kysely<Database>;
+  readonly #ttlMs: number;
+  readonly #log: Logger | undefined;
+  readonly #now: () => Date;
+  readonly #load: (db: Kysely<Database>) => Promise<PolicySnapshot>;
+  #snapshot: PolicySnapshot | undefined;
+  #fetchedAt = 0;
+  #inflight: Promise<PolicySnapshot> | undefined;
+
+  constructor(db: Kysely<Database>, options: ResolverOptions = {}) {
+    this.#db = db;
+    this.#ttlMs = options.ttlMs ?? 10_000;
+    this.#log = options.log;
+    this.#now = options.now ?? (() => new Date());
+    this.#load = options.load ?? loadSnapshot;
+  }
+
+  /** The cached snapshot, refreshed after the TTL; on a failed refresh, the last good one. */
+  async snapshot(): Promise<PolicySnapshot> {
+    if (this.#snapshot && Date.now() - this.#fetchedAt < this.#ttlMs) return this.#snapshot;
+    this.#inflight ??= this.#load(this.#db).finally(() => {
+      this.#inflight = undefined;
+    });
+    try {
+      this.#snapshot = await this.#inflight;
+      this.#fetchedAt = Date.now();
+    } catch (error) {
+      if (!this.#snapshot) throw error;
+      this.#log?.warn(
+        { err: error, ageMs: Date.now() - this.#fetchedAt },
+        'policy refresh failed; using last known good',
+      );
+    }
+    return this.#snapshot;
+  }
+
+  async resolve(subject: Subject): Promise<Resolution> {
+    return resolvePolicies(await this.snapshot(), subject, this.#now());
+  }
+
+  /** Drop the cache (after an operator change in the same process). */
+  invalidate(): void {
+    this.#fetchedAt = 0;
+  }
+}

@@ -1,0 +1,414 @@
+/**
+ * Policy versions and the active pointer. Publishing inserts an immutable version (the database
+ * refuses UPDATE/DELETE); activating moves admin.ai_policy_active (policy, scope) → version and
+ * remembers where it pointed before; rollback moves it back, one step at a time, along the
+ * recorded activation history. Nothing is ever deleted; every move is audited.
+ */
+import { createHash } from 'node:crypto';
+import { type Kysely, sql } from 'kysely';
+import { mutate } from '../admins/permissions.ts';
+import type { Operation } from '../audit/index.ts';
+import { writeAudit } from '../audit/index.ts';
+import type { Database } from '../db/types.ts';
+import { NotFoundError, PgCode, pgCode, UsageError } from '../errors.ts';
+import { findPrompt } from '../prompts/index.ts';
+import { canonicalJson, type JsonObject } from './merge.ts';
+import { configProblems, DEFAULT_POLICIES, isPolicyName, POLICY_NAMES, type PolicyName } from './schemas.ts';
+
+const VERSION = /^v\d+\.\d+\.\d+$/;
+
+export function requirePolicyName(name: string): PolicyName {
+  if (!isPolicyName(name))
+    throw new UsageError(`unknown policy ${JSON.stringify(name)}; policies: ${POLICY_NAMES.join(', ')}`);
+  return name;
+}
+
+export function contentHash(config: unknown): string {
+  return createHash('sha256').update(canonicalJson(config)).digest('hex');
+}
+
+export class InvalidConfigError extends UsageError {
+  readonly problems: string[];
+  constructor(name: string, problems: string[]) {
+    super(`invalid ${name} config: ${problems.join('; ')}`);
+    this.problems = problems;
+  }
+}
+
+export interface PublishInput {
+  name: PolicyName;
+  version: string;
+  scope: string;
+  config: unknown;
+  notes?: string | null;
+}
+
+export interface PublishResult {
+  id: string;
+  version: string;
+  contentHash: string;
+  /** Versions with identical content, if any (allowed, but worth knowing). */
+  identicalTo: string[];
+}
+
+/** Validates without writing: every problem at once. */
+export function validatePublish(input: PublishInput): void {
+  if (!VERSION.test(input.version))
+    throw new UsageError(`--version ${input.version}: use semantic versions like v1.2.3`);
+  const problems = configProblems(input.name, input.config);
+  if (problems.length > 0) throw new InvalidConfigError(input.name, problems);
+}
+
+export async function publishVersion(
+  db: Kysely<Database>,
+  op: Operation,
+  input: PublishInput,
+): Promise<PublishResult> {
+  validatePublish(input);
+  const hash = contentHash(input.config);
+  return mutate(db, op, 'policy.publish', async (trx) => {
+    const identical = await trx
+      .selectFrom('admin.ai_policy_versions')
+      .select('version')
+      .where('policy_name', '=', input.name)
+      .where('scope', '=', input.scope)
+      .where('content_hash', '=', hash)
+      .execute();
+    let row: { id: string };
+    try {
+      row = await trx
+        .insertInto('admin.ai_policy_versions')
+        .values({
+          policy_name: input.name,
+          version: input.version,
+          scope: input.scope,
+          config: JSON.stringify(input.config),
+          content_hash: hash,
+          notes: input.notes ?? null,
+          created_by: op.actor!.id,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+    } catch (error) {
+      if (pgCode(error) === PgCode.uniqueViolation) {
+        throw new UsageError(
+          `${input.name} ${input.version} (${input.scope}) is already published; versions are immutable`,
+          {
+            hint: 'publish the change under a new version',
+          },
+        );
+      }
+      throw error;
+    }
+    await writeAudit(trx, op, {
+      action: 'policy.publish',
+      targetType: 'policy_version',
+      targetId: row.id,
+      after: { policy: input.name, version: input.version, scope: input.scope, content_hash: hash },
+      reason: input.notes ?? null,
+    });
+    return {
+      id: row.id,
+      version: input.version,
+      contentHash: hash,
+      identicalTo: identical.map((r) => r.version),
+    };
+  });
+}
+
+export async function findVersion(db: Kysely<Database>, name: PolicyName, version: string, scope: string) {
+  const row = await db
+    .selectFrom('admin.ai_policy_versions')
+    .selectAll()
+    .where('policy_name', '=', name)
+    .where('version', '=', version)
+    .where('scope', '=', scope)
+    .executeTakeFirst();
+  if (!row) {
+    throw new NotFoundError(`${name} ${version} is not published for scope ${scope}`, {
+      hint: `see \`sumda policy history ${name}${scope === 'global' ? '' : ` --scope ${scope}`}\``,
+    });
+  }
+  return row;
+}
+
+export interface PointerMove {
+  policy: PolicyName;
+  scope: string;
+  from: string | null;
+  to: string;
+  changed: boolean;
+}
+
+async function versionLabel(db: Kysely<Database>, id: string | null): Promise<string | null> {
+  if (!id) return null;
+  const row = await db
+    .selectFrom('admin.ai_policy_versions')
+    .select('version')
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return row?.version ?? null;
+}
+
+/** Moves the pointer, holding its row lock so concurrent moves serialise and history stays linear. */
+async function movePointer(
+  trx: Kysely<Database>,
+  op: Operation,
+  action: 'policy.activate' | 'policy.rollback',
+  name: PolicyName,
+  scope: string,
+  versionId: string,
+  previousId: string | null,
+  reason: string | null,
+  current: { id: string; version_id: string } | undefined,
+): Promise<PointerMove> {
+  const before = current?.version_id ?? null;
+  if (current) {
+    await trx
+      .updateTable('admin.ai_policy_active')
+      .set({
+        version_id: versionId,
+        previous_version_id: previousId,
+        activated_by: op.actor!.id,
+        activated_at: sql<Date>`now()`,
+        reason,
+      })
+      .where('id', '=', current.id)
+      .execute();
+  } else {
+    await trx
+      .insertInto('admin.ai_policy_active')
+      .values({
+        policy_name: name,
+        scope,
+        version_id: versionId,
+        previous_version_id: previousId,
+        activated_by: op.actor!.id,
+        reason,
+      })
+      .execute();
+  }
+  const from = await versionLabel(trx, before);
+  const to = (await versionLabel(trx, versionId))!;
+  await writeAudit(trx, op, {
+    action,
+    targetType: 'policy_pointer',
+    targetId: `${name}|${scope}`,
+    before: before ? { version_id: before, version: from } : null,
+    after: { version_id: versionId, version: to },
+    reason,
+  });
+  return { policy: name, scope, from, to, changed: before !== versionId };
+}
+
+async function lockPointer(trx: Kysely<Database>, name: PolicyName, scope: string) {
+  // The advisory lock covers the first activation too, when there is no row yet to lock.
+  await sql`select pg_advisory_xact_lock(hashtextextended(${`policy-pointer:${name}|${scope}`}, 0))`.execute(
+    trx,
+  );
+  return trx
+    .selectFrom('admin.ai_policy_active')
+    .select(['id', 'version_id', 'previous_version_id'])
+    .where('policy_name', '=', name)
+    .where('scope', '=', scope)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+export async function activateVersion(
+  db: Kysely<Database>,
+  op: Operation,
+  input: { name: PolicyName; version: string; scope: string; reason: string | null },
+): Promise<PointerMove> {
+  const target = await findVersion(db, input.name, input.version, input.scope);
+  const problems = configProblems(input.name, target.config);
+  if (problems.length > 0) throw new InvalidConfigError(`${input.name} ${input.version}`, problems);
+  if (input.name === 'analysis') {
+    // A pointer at a prompt that does not exist would stop every analysis: refuse it up front.
+    const { prompt_name, prompt_version } = target.config as { prompt_name: string; prompt_version: string };
+    await findPrompt(db, prompt_name, prompt_version);
+  }
+  return mutate(
+    db,
+    op,
+    'policy.activate',
+    async (trx) => {
+      const current = await lockPointer(trx, input.name, input.scope);
+      if (current?.version_id === target.id) {
+        return {
+          policy: input.name,
+          scope: input.scope,
+          from: input.version,
+          to: input.version,
+          changed: false,
+        };
+      }
+      return movePointer(
+        trx,
+        op,
+        'policy.activate',
+        input.name,
+        input.scope,
+        target.id,
+        current?.version_id ?? null,
+        input.reason,
+        current,
+      );
+    },
+    { type: 'policy_pointer', id: `${input.name}|${input.scope}` },
+  );
+}
+
+/**
+ * Moves the pointer back to where it pointed before the current version was activated. The new
+ * "previous" is found in the audit history (what preceded that earlier activation), so repeated
+ * rollbacks walk back along the chain instead of toggling between two versions.
+ */
+export async function rollbackPointer(
+  db: Kysely<Database>,
+  op: Operation,
+  input: { name: PolicyName; scope: string; reason: string | null },
+): Promise<PointerMove> {
+  return mutate(
+    db,
+    op,
+    'policy.rollback',
+    async (trx) => {
+      const current = await lockPointer(trx, input.name, input.scope);
+      if (!current)
+        throw new UsageError(
+          `${input.name} has no active version for scope ${input.scope}; nothing to roll back`,
+        );
+      if (!current.previous_version_id) {
+        throw new UsageError(`${input.name} (${input.scope}) has no earlier version to roll back to`);
+      }
+      const target = current.previous_version_id;
+      const earlier = await trx
+        .selectFrom('admin.audit_log')
+        .select(sql<string | null>`before->>'version_id'`.as('before_id'))
+        .where('action', '=', 'policy.activate')
+        .where('outcome', '=', 'success')
+        .where('target_type', '=', 'policy_pointer')
+        .where('target_id', '=', `${input.name}|${input.scope}`)
+        .where(sql<boolean>`after->>'version_id' = ${target}`)
+        .orderBy('chain_seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      return movePointer(
+        trx,
+        op,
+        'policy.rollback',
+        input.name,
+        input.scope,
+        target,
+        earlier?.before_id ?? null,
+        input.reason,
+        current,
+      );
+    },
+    { type: 'policy_pointer', id: `${input.name}|${input.scope}` },
+  );
+}
+
+export async function listPolicies(db: Kysely<Database>) {
+  const rows = await db
+    .selectFrom('admin.ai_policy_versions as v')
+    .leftJoin('admin.ai_policy_active as a', 'a.version_id', 'v.id')
+    .leftJoin('admin.admins as ad', 'ad.id', 'a.activated_by')
+    .select([
+      'v.policy_name',
+      'v.scope',
+      'v.version',
+      'v.created_at',
+      'a.activated_at',
+      'ad.email as activated_by',
+    ])
+    .orderBy('v.policy_name')
+    .orderBy('v.scope')
+    .orderBy('v.created_at')
+    .execute();
+  return POLICY_NAMES.flatMap((name) => {
+    const mine = rows.filter((r) => r.policy_name === name);
+    const scopes = [...new Set(mine.map((r) => r.scope))];
+    if (scopes.length === 0) {
+      return [
+        {
+          policy: name,
+          scope: 'global',
+          active: 'default (built-in)',
+          versions: 0,
+          activatedAt: null,
+          activatedBy: null,
+        },
+      ];
+    }
+    return scopes.map((scope) => {
+      const inScope = mine.filter((r) => r.scope === scope);
+      const active = inScope.find((r) => r.activated_at);
+      return {
+        policy: name,
+        scope,
+        active: active?.version ?? (scope === 'global' ? 'default (built-in)' : '(none)'),
+        versions: inScope.length,
+        activatedAt: active?.activated_at ?? null,
+        activatedBy: active?.activated_by ?? null,
+      };
+    });
+  });
+}
+
+/** `show`: a version's config; `active` (default) and `default` are accepted as version names. */
+export async function showConfig(db: Kysely<Database>, name: PolicyName, version: string, scope: string) {
+  if (version === 'default')
+    return { version: 'default', scope: 'built-in', config: DEFAULT_POLICIES[name] as unknown };
+  if (version === 'active') {
+    const active = await db
+      .selectFrom('admin.ai_policy_active as a')
+      .innerJoin('admin.ai_policy_versions as v', 'v.id', 'a.version_id')
+      .select(['v.version', 'v.config', 'v.content_hash', 'v.created_at', 'v.notes'])
+      .where('a.policy_name', '=', name)
+      .where('a.scope', '=', scope)
+      .executeTakeFirst();
+    if (!active) return { version: 'default', scope: 'built-in', config: DEFAULT_POLICIES[name] as unknown };
+    return { ...active, scope };
+  }
+  const row = await findVersion(db, name, version, scope);
+  return {
+    version: row.version,
+    scope,
+    config: row.config as JsonObject,
+    content_hash: row.content_hash,
+    created_at: row.created_at,
+    notes: row.notes,
+  };
+}
+
+export async function policyHistory(db: Kysely<Database>, name: PolicyName, scope: string) {
+  const versions = await db
+    .selectFrom('admin.ai_policy_versions as v')
+    .innerJoin('admin.admins as ad', 'ad.id', 'v.created_by')
+    .select(['v.version', 'v.content_hash', 'v.created_at', 'v.notes', 'ad.email as created_by'])
+    .where('v.policy_name', '=', name)
+    .where('v.scope', '=', scope)
+    .orderBy('v.created_at')
+    .execute();
+  const moves = await db
+    .selectFrom('admin.audit_log')
+    .select(['at', 'action', 'actor_email', 'reason', 'before', 'after'])
+    .where('target_type', '=', 'policy_pointer')
+    .where('target_id', '=', `${name}|${scope}`)
+    .where('outcome', '=', 'success')
+    .orderBy('chain_seq')
+    .execute();
+  return {
+    versions,
+    moves: moves.map((m) => ({
+      at: m.at,
+      action: m.action.replace('policy.', ''),
+      from: (m.before as { version?: string } | null)?.version ?? null,
+      to: (m.after as { version?: string } | null)?.version ?? null,
+      by: m.actor_email,
+      reason: m.reason,
+    })),
+  };
+}
