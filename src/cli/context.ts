@@ -45,11 +45,8 @@ export interface CommandContext {
   onCleanup(fn: () => Promise<void> | void): void;
 }
 
-export type Handler<O> = (
-  ctx: CommandContext,
-  opts: O & GlobalOptions,
-  args: string[],
-) => Promise<number | undefined | void>;
+/** A command body; a number it returns is the exit code (anything else means 0). */
+export type Handler<O> = (ctx: CommandContext, opts: O & GlobalOptions, args: string[]) => Promise<unknown>;
 
 /** Commands whose default log level is `info` (daemons); the rest default to `warn` to keep terminals quiet. */
 const CHATTY = new Set(['worker']);

@@ -16,6 +16,8 @@ export interface Progress {
 export type ProgressReporter = (label: string, total: number) => Progress;
 
 const REDRAW_MS = 100;
+/** NDJSON lines are for machines reading a log: one a second is plenty. */
+const JSON_EVERY_MS = 1000;
 
 export function createProgress(options: { json: boolean; stream?: NodeJS.WriteStream }): ProgressReporter {
   const stream = options.stream ?? process.stderr;
@@ -27,7 +29,7 @@ export function createProgress(options: { json: boolean; stream?: NodeJS.WriteSt
     const mode: 'bar' | 'json' | 'none' = options.json ? 'json' : stream.isTTY ? 'bar' : 'none';
     const draw = (force = false) => {
       const now = performance.now();
-      if (!force && now - lastDraw < REDRAW_MS) return;
+      if (!force && now - lastDraw < (mode === 'json' ? JSON_EVERY_MS : REDRAW_MS)) return;
       lastDraw = now;
       const elapsed = now - started;
       const rate = elapsed > 0 ? (done / elapsed) * 1000 : 0;

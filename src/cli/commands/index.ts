@@ -6,6 +6,7 @@ import { registerDb } from './db.ts';
 import { registerOverride } from './override.ts';
 import { registerPolicy } from './policy.ts';
 import { registerPrompt } from './prompt.ts';
+import { registerSeed } from './seed.ts';
 
 export const COMMANDS: ((program: Command) => void)[] = [
   registerDb,
@@ -14,4 +15,5 @@ export const COMMANDS: ((program: Command) => void)[] = [
   registerOverride,
   registerPrompt,
   registerAudit,
+  registerSeed,
 ];

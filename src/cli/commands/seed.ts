@@ -1,0 +1,88 @@
+/** `sumda seed`: deterministic synthetic data for laptops, demos, tests and benchmarks. */
+import type { Command } from 'commander';
+import { UsageError } from '../../errors.ts';
+import type { CommandContext } from '../context.ts';
+import { act } from '../context.ts';
+import { examples } from '../help.ts';
+import { parseIntFlag } from '../input.ts';
+
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+
+/** Synthetic people must never land in production by accident: only local servers unless asked. */
+function assertLocal(ctx: CommandContext, allowRemote: boolean | undefined): void {
+  if (!ctx.config.databaseUrl || allowRemote) return;
+  const host = new URL(ctx.config.databaseUrl).hostname;
+  if (!LOCAL_HOSTS.has(host)) {
+    throw new UsageError(`refusing to seed synthetic users into ${host}`, {
+      hint: 'pass --allow-remote if this really is a test database',
+    });
+  }
+}
+
+export async function runSeed(
+  ctx: CommandContext,
+  options: { users: number; days: number; seed: number; endDate?: string },
+): Promise<import('../../seed/index.ts').SeedResult> {
+  const { seed } = await import('../../seed/index.ts');
+  const { loadKeyring } = await import('../../crypto/keyring.ts');
+  const { authorize } = await import('../../admins/permissions.ts');
+  const db = await ctx.db();
+  const op = ctx.config.actor
+    ? await ctx.operation()
+    : { actor: null, requestId: ctx.requestId, command: ctx.commandLine };
+  if (op.actor) await authorize(db, op, 'seed.run');
+  const keyring = await loadKeyring(ctx.config, ctx.log);
+  const bars = new Map<string, ReturnType<CommandContext['progress']>>();
+  const result = await seed(db, keyring, op, options, (phase, done, total) => {
+    let bar = bars.get(phase);
+    if (!bar) {
+      bar = ctx.progress(phase, total);
+      bars.set(phase, bar);
+    }
+    bar.setTotal(Math.max(total, done));
+    bar.set(done);
+  });
+  for (const bar of bars.values()) bar.done();
+  return result;
+}
+
+export function registerSeed(program: Command): void {
+  examples(
+    program
+      .command('seed')
+      .description(
+        'deterministic synthetic data: users, plans, subscriptions, payments, encrypted diaries, logins, events',
+      )
+      .option('--users <n>', 'how many users', '100')
+      .option('--days <n>', 'days of history up to --end-date', '30')
+      .option('--seed <n>', 'the same seed gives the same data', '1')
+      .option('--end-date <YYYY-MM-DD>', 'last day of the history (Asia/Seoul; default today)')
+      .option('--allow-remote', 'allow a DATABASE_URL that is not on this machine')
+      .option('--json', 'machine-readable result on stdout')
+      .action(
+        act<{ users: string; days: string; seed: string; endDate?: string; allowRemote?: boolean }>(
+          async (ctx, opts) => {
+            assertLocal(ctx, opts.allowRemote);
+            const result = await runSeed(ctx, {
+              users: parseIntFlag(opts.users, '--users', 1, 1_000_000),
+              days: parseIntFlag(opts.days, '--days', 1, 3650),
+              seed: parseIntFlag(opts.seed, '--seed', 0, 2 ** 31 - 1),
+              endDate: opts.endDate,
+            });
+            if (ctx.out.json) return ctx.out.data(result);
+            const seconds = result.ms / 1000;
+            ctx.out.success(
+              `seeded ${result.users} users, ${result.diaries} diary entries, ${result.subscriptions} subscriptions, ` +
+                `${result.payments} payments, ${result.logins} logins, ${result.attendance} attendance days in ${seconds.toFixed(1)}s`,
+            );
+            ctx.out.note(
+              `moods: ${Object.entries(result.moods)
+                .map(([m, n]) => `${m} ${n}`)
+                .join(', ')}`,
+            );
+          },
+        ),
+      ),
+    ['sumda seed --users 200 --days 30', 'sumda seed --users 10000 --days 90 --seed 7 --json'],
+  );
+}
