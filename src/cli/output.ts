@@ -61,6 +61,8 @@ export function createOutput(options: { json: boolean }): Output {
       const table = new Table({
         head: head.map((h) => style('bold', h)),
         style: { head: [], border: colour ? ['grey'] : [] },
+        // Compact: no rule between rows, so long listings stay readable.
+        chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
       });
       for (const row of rows) table.push(row.map(formatCell));
       write(process.stdout, table.toString());

@@ -273,8 +273,8 @@ export async function seed(
       cross join lateral (select ('x' || substr(md5(${String(s)} || ':sub:' || u.id::text), 1, 8))::bit(32)::int & 2147483647 as h) x
       cross join lateral (
         select case when x.h % 10 < 6 then 'basic_monthly' when x.h % 10 < 9 then 'premium_monthly' else 'premium_yearly' end as plan,
-               case when x.h % 100 < 70 then 'active' when x.h % 100 < 82 then 'trial'
-                    when x.h % 100 < 90 then 'past_due' else 'canceled' end as status,
+               case when (x.h / 100) % 100 < 70 then 'active' when (x.h / 100) % 100 < 82 then 'trial'
+                    when (x.h / 100) % 100 < 90 then 'past_due' else 'canceled' end as status,
                ${firstDay}::timestamptz - ((x.h % 120) || ' days')::interval as start_date,
                greatest(0, ((x.h % 120) + ${options.days}) / 30 - 1) as months
       ) p

@@ -3,12 +3,14 @@ import type { Command } from 'commander';
 import { registerAdmin } from './admin.ts';
 import { registerAudit } from './audit.ts';
 import { registerDb } from './db.ts';
+import { registerDemo } from './demo.ts';
 import { registerOverride } from './override.ts';
 import { registerPolicy } from './policy.ts';
 import { registerPrompt } from './prompt.ts';
 import { registerSeed } from './seed.ts';
 
 export const COMMANDS: ((program: Command) => void)[] = [
+  registerDemo,
   registerDb,
   registerAdmin,
   registerPolicy,

@@ -22,16 +22,24 @@ function assertLocal(ctx: CommandContext, allowRemote: boolean | undefined): voi
 export async function runSeed(
   ctx: CommandContext,
   options: { users: number; days: number; seed: number; endDate?: string },
+  operation?: import('../../audit/index.ts').Operation,
 ): Promise<import('../../seed/index.ts').SeedResult> {
   const { seed } = await import('../../seed/index.ts');
   const { loadKeyring } = await import('../../crypto/keyring.ts');
   const { authorize } = await import('../../admins/permissions.ts');
   const db = await ctx.db();
-  const op = ctx.config.actor
-    ? await ctx.operation()
-    : { actor: null, requestId: ctx.requestId, command: ctx.commandLine };
+  const op =
+    operation ??
+    (ctx.config.actor
+      ? await ctx.operation()
+      : { actor: null, requestId: ctx.requestId, command: ctx.commandLine });
   if (op.actor) await authorize(db, op, 'seed.run');
-  const keyring = await loadKeyring(ctx.config, ctx.log);
+  const { keyring, devKey } = await loadKeyring(ctx.config, ctx.log);
+  if (devKey?.generated) {
+    ctx.out.warn(
+      `generated a DEVELOPMENT encryption key in ${devKey.path}; set SUMDA_ENCRYPTION_KEYS for real data`,
+    );
+  }
   const bars = new Map<string, ReturnType<CommandContext['progress']>>();
   const result = await seed(db, keyring, op, options, (phase, done, total) => {
     let bar = bars.get(phase);

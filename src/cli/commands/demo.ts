@@ -1,0 +1,120 @@
+/**
+ * `sumda demo`: the newcomer's first command. On a fresh machine with nothing configured it starts
+ * the embedded PostgreSQL, migrates it, creates a demo admin, seeds a small, deterministic data set
+ * and shows what is there. Every later stage of sumda adds itself here. Running it again is safe:
+ * everything it does is idempotent.
+ */
+import type { Command } from 'commander';
+import type { Actor } from '../../admins/actor.ts';
+import type { Operation } from '../../audit/index.ts';
+import { UsageError } from '../../errors.ts';
+import type { CommandContext } from '../context.ts';
+import { act } from '../context.ts';
+import { examples } from '../help.ts';
+import { parseIntFlag } from '../input.ts';
+import { runSeed } from './seed.ts';
+
+export const DEMO_ADMIN = 'demo@sumda.local';
+
+/** The demo's operator: SUMDA_ACTOR if given, else a demo admin bootstrapped on an empty installation. */
+async function demoOperation(ctx: CommandContext): Promise<Operation> {
+  if (ctx.config.actor) return ctx.operation();
+  const db = await ctx.db();
+  const { resolveActor } = await import('../../admins/actor.ts');
+  const { bootstrapAdmin } = await import('../../admins/index.ts');
+  const base = { requestId: ctx.requestId, command: ctx.commandLine };
+  let actor: Actor;
+  try {
+    actor = await resolveActor(db, DEMO_ADMIN);
+  } catch {
+    const anyAdmin = await db.selectFrom('admin.admins').select('email').limit(1).executeTakeFirst();
+    if (anyAdmin) {
+      throw new UsageError('this database already has operators; run the demo as one of them', {
+        hint: `pass --as ${anyAdmin.email}, or run the demo on the embedded database (unset DATABASE_URL)`,
+      });
+    }
+    const row = await bootstrapAdmin(
+      db,
+      { ...base, actor: null },
+      { email: DEMO_ADMIN, displayName: '데모 관리자' },
+    );
+    actor = { id: row.id, email: row.email, role: 'admin' };
+  }
+  return { ...base, actor };
+}
+
+function heading(ctx: CommandContext, text: string): void {
+  if (!ctx.out.json) ctx.out.line(`\n${ctx.out.style('bold', text)}`);
+}
+
+export function registerDemo(program: Command): void {
+  examples(
+    program
+      .command('demo')
+      .description('migrate the (embedded) database, seed a small data set and show what sumda does with it')
+      .option('--users <n>', 'demo users', '40')
+      .option('--days <n>', 'days of diary history', '30')
+      .option('--json', 'machine-readable summary on stdout')
+      .action(
+        act<{ users: string; days: string }>(async (ctx, opts) => {
+          const summary: Record<string, unknown> = {};
+          const url = await ctx.databaseUrl();
+          const { redactUrl } = await import('../../config/index.ts');
+          heading(ctx, `1. database  ${ctx.config.databaseUrl ? '' : '(embedded PostgreSQL)'}`);
+          if (!ctx.out.json) ctx.out.line(`  ${redactUrl(url)}`);
+          const { migrate } = await import('../../db/migrator.ts');
+          const migrated = await migrate({ url, appliedBy: 'sumda demo' });
+          summary.migrations = migrated.applied.length;
+          if (!ctx.out.json) {
+            ctx.out.line(
+              migrated.applied.length > 0
+                ? `  applied ${migrated.applied.length} migrations`
+                : '  schema is up to date',
+            );
+          }
+
+          const op = await demoOperation(ctx);
+          summary.actor = op.actor?.email;
+          heading(ctx, '2. synthetic data');
+          const seeded = await runSeed(
+            ctx,
+            {
+              users: parseIntFlag(opts.users, '--users', 1, 10_000),
+              days: parseIntFlag(opts.days, '--days', 1, 365),
+              seed: 1,
+            },
+            op,
+          );
+          summary.seed = seeded;
+          const { summarizeData } = await import('../../seed/summary.ts');
+          const data = await summarizeData(await ctx.db());
+          summary.data = data;
+          if (!ctx.out.json) {
+            ctx.out.line(
+              `  ${seeded.users} new users, ${seeded.diaries} new diary entries (deterministic: seed 1)`,
+            );
+            ctx.out.table(
+              ['table', 'rows'],
+              data.tables.map((t) => [t.table, t.rows]),
+            );
+            ctx.out.table(
+              ['subscription', 'plan', 'users'],
+              data.subscriptions.map((s) => [s.status, s.plan, s.n]),
+            );
+            ctx.out.line(
+              `  diary text is AES-256-GCM ciphertext; entries per key: ${data.diaryKeys.map((k) => `${k.key}=${k.entries}`).join(', ')}`,
+            );
+            ctx.out.line('  (operators see analyses and counts, never diary text)');
+          }
+
+          if (ctx.out.json) return ctx.out.data(summary);
+          heading(ctx, 'next');
+          ctx.out.line(`  export SUMDA_ACTOR=${op.actor?.email}`);
+          ctx.out.line('  sumda policy list              # the AI policies in effect');
+          ctx.out.line('  sumda audit list               # everything the demo changed, and who did it');
+          ctx.out.line('  sumda db url --reveal          # connect with psql');
+        }),
+      ),
+    ['sumda demo', 'sumda demo --users 200 --days 60', 'sumda demo --json'],
+  );
+}
