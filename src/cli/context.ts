@@ -118,7 +118,7 @@ export function act<O = Record<string, unknown>>(handler: Handler<O>) {
       const ctx = buildContext({ config, log, requestId, out, cleanups });
       const code = await handler(ctx, opts, args);
       if (typeof code === 'number') process.exitCode = code;
-      if (controller.signal.aborted && !process.exitCode) process.exitCode = ExitCode.interrupted;
+      else if (controller.signal.aborted) process.exitCode = ExitCode.interrupted;
     } catch (error) {
       process.exitCode = report(error, out, verbose, log);
     } finally {

@@ -28,9 +28,8 @@ function clone<T>(value: T): T {
 }
 
 export function startLayer(value: JsonObject, provenance: Provenance): Layered {
-  const layered: Layered = { value: {}, sources: new Map() };
-  applyAt(layered, [], value, provenance);
-  return layered;
+  // applyAt returns a new Layered (the input stays untouched): the result is the layer.
+  return applyAt({ value: {}, sources: new Map() }, [], value, provenance);
 }
 
 /** Applies `value` at `path` (empty = the root). Returns a new Layered; the input is untouched. */

@@ -82,8 +82,14 @@ function levelOf(target: string): 0 | 1 | 2 {
 
 export function appliesTo(override: OverrideRecord, subject: Subject, at: Date): boolean {
   if (override.expiresAt && override.expiresAt.getTime() <= at.getTime()) return false;
-  if (override.target.startsWith('user:') && override.target !== `user:${subject.userId}`) return false;
-  if (override.target.startsWith('tenant:') && override.target !== `tenant:${subject.tenantId}`) return false;
+  // A subject without a user (tenant) id matches no user (tenant) target, not `user:undefined`.
+  if (override.target.startsWith('user:') && (!subject.userId || override.target !== `user:${subject.userId}`))
+    return false;
+  if (
+    override.target.startsWith('tenant:') &&
+    (!subject.tenantId || override.target !== `tenant:${subject.tenantId}`)
+  )
+    return false;
   if (override.rolloutPercent !== null) {
     if (!subject.userId) return false;
     return rolloutBucket(override.id, subject.userId) < override.rolloutPercent;

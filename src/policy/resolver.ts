@@ -65,6 +65,10 @@ export class PolicyResolver {
   readonly #now: () => Date;
   readonly #load: (db: Kysely<Database>) => Promise<PolicySnapshot>;
   #snapshot: PolicySnapshot | undefined;
+  /** Per snapshot: who has anything personal (user pointers, user or A/B overrides), and the shared answer for everyone else. */
+  #index:
+    | { snapshot: PolicySnapshot; personal: Set<string>; rollout: boolean; shared: Map<string, Resolution> }
+    | undefined;
   #fetchedAt = 0;
   #inflight: Promise<PolicySnapshot> | undefined;
 
@@ -96,7 +100,33 @@ export class PolicyResolver {
   }
 
   async resolve(subject: Subject): Promise<Resolution> {
-    return resolvePolicies(await this.snapshot(), subject, this.#now());
+    const snapshot = await this.snapshot();
+    const now = this.#now();
+    if (this.#index?.snapshot !== snapshot) {
+      const personal = new Set<string>();
+      for (const key of snapshot.active.keys())
+        if (key.includes('|user:')) personal.add(key.split('|user:')[1]!);
+      for (const o of snapshot.overrides) if (o.target.startsWith('user:')) personal.add(o.target.slice(5));
+      this.#index = {
+        snapshot,
+        personal,
+        rollout: snapshot.overrides.some((o) => o.rolloutPercent !== null),
+        shared: new Map(),
+      };
+    }
+    const index = this.#index;
+    const expiring = snapshot.overrides.some((o) => o.expiresAt && o.expiresAt.getTime() <= now.getTime());
+    if (index.rollout || expiring || (subject.userId && index.personal.has(subject.userId))) {
+      return resolvePolicies(snapshot, subject, now);
+    }
+    // Nothing personal applies: everyone in this tenant gets the same answer, computed once per snapshot.
+    const key = subject.tenantId ?? '';
+    let shared = index.shared.get(key);
+    if (!shared) {
+      shared = resolvePolicies(snapshot, { tenantId: subject.tenantId }, now);
+      index.shared.set(key, shared);
+    }
+    return shared;
   }
 
   /** Drop the cache (after an operator change in the same process). */

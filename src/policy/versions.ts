@@ -260,9 +260,10 @@ export async function activateVersion(
 }
 
 /**
- * Moves the pointer back to where it pointed before the current version was activated. The new
- * "previous" is found in the audit history (what preceded that earlier activation), so repeated
- * rollbacks walk back along the chain instead of toggling between two versions.
+ * Moves the pointer back to where it pointed before the current version was activated. The
+ * pointer's audited moves are replayed as a stack (an activation pushes, a rollback pops), so
+ * repeated rollbacks retrace the activation history — v1 → v2 → v4 → v2 rolls back to v4, v2, v1 —
+ * instead of toggling between the last two versions.
  */
 export async function rollbackPointer(
   db: Kysely<Database>,
@@ -282,26 +283,30 @@ export async function rollbackPointer(
       if (!current.previous_version_id) {
         throw new UsageError(`${input.name} (${input.scope}) has no earlier version to roll back to`);
       }
-      const target = current.previous_version_id;
-      const earlier = await trx
+      const moves = await trx
         .selectFrom('admin.audit_log')
-        .select(sql<string | null>`before->>'version_id'`.as('before_id'))
-        .where('action', '=', 'policy.activate')
+        .select(['action', sql<string | null>`after->>'version_id'`.as('to_id')])
+        .where('action', 'in', ['policy.activate', 'policy.rollback'])
         .where('outcome', '=', 'success')
         .where('target_type', '=', 'policy_pointer')
         .where('target_id', '=', `${input.name}|${input.scope}`)
-        .where(sql<boolean>`after->>'version_id' = ${target}`)
-        .orderBy('chain_seq', 'desc')
-        .limit(1)
-        .executeTakeFirst();
+        .orderBy('chain_seq')
+        .execute();
+      const stack: (string | null)[] = [];
+      for (const move of moves) {
+        if (move.action === 'policy.activate') stack.push(move.to_id);
+        else stack.pop();
+      }
+      // A history that does not end at the pointer (rows written outside sumda): one step back only.
+      const replayed = stack.at(-1) === current.version_id && stack.at(-2) === current.previous_version_id;
       return movePointer(
         trx,
         op,
         'policy.rollback',
         input.name,
         input.scope,
-        target,
-        earlier?.before_id ?? null,
+        current.previous_version_id,
+        replayed ? (stack.at(-3) ?? null) : null,
         input.reason,
         current,
       );

@@ -59,6 +59,8 @@ const CREATES: Record<string, { tables: string[]; functions: string[] }> = {
     ],
     functions: [],
   },
+  // Its tables live in the sumda schema (worker bookkeeping), outside the service catalog.
+  '0009_worker_state': { tables: [], functions: [] },
 };
 
 const SNAPSHOT_QUERIES: Record<string, string> = {

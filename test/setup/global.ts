@@ -5,6 +5,7 @@
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../../src/db/migrator.ts';
+import { ensureQueueSchema } from '../../src/queue/boss.ts';
 import { findTestServer, withDatabase } from '../support/server.ts';
 
 declare module 'vitest' {
@@ -33,6 +34,7 @@ export default async function setup(project: TestProject) {
   }
   await admin.query(`create database "${templateDb}"`);
   await migrate({ url: withDatabase(server.adminUrl, templateDb), appliedBy: 'test-setup' });
+  await ensureQueueSchema(withDatabase(server.adminUrl, templateDb));
   await admin.end();
 
   project.provide('adminUrl', server.adminUrl);

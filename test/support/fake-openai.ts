@@ -514,7 +514,7 @@ const zeroScores: ModerationResponder = () => ({});
 
 class FakeOpenAIServer implements FakeOpenAI {
   url = '';
-  requests: RecordedRequest[] = [];
+  readonly requests: RecordedRequest[] = [];
   responder: Responder;
   moderationResponder: ModerationResponder;
 
@@ -567,7 +567,7 @@ class FakeOpenAIServer implements FakeOpenAI {
   }
 
   reset(): void {
-    this.requests = [];
+    this.requests.length = 0; // in place: callers may hold the array
     this.#queue = [];
     this.#moderationQueue = [];
     this.responder = this.#options.responder ?? defaultResponder;

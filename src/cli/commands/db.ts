@@ -11,6 +11,7 @@ import { examples } from '../help.ts';
 interface MigrateFlags {
   lockTimeout: string;
   allowUnordered?: boolean;
+  skipQueues?: boolean;
 }
 
 function migratorOptions(ctx: CommandContext, url: string, flags: Partial<MigrateFlags>) {
@@ -50,6 +51,7 @@ export function registerDb(program: Command): void {
       .option('--json', 'machine-readable result on stdout')
       .option('--lock-timeout <duration>', 'how long to wait for another runner', '60s')
       .option('--allow-unordered', 'apply pending migrations that sort before applied ones')
+      .option('--skip-queues', "don't install or upgrade the job queues (pg-boss schema)")
       .action(
         act<MigrateFlags>(async (ctx, opts) => {
           const { migrate } = await import('../../db/migrator.ts');

@@ -8,6 +8,7 @@ import { registerOverride } from './override.ts';
 import { registerPolicy } from './policy.ts';
 import { registerPrompt } from './prompt.ts';
 import { registerSeed } from './seed.ts';
+import { registerWorker } from './worker.ts';
 
 export const COMMANDS: ((program: Command) => void)[] = [
   registerDemo,
@@ -18,4 +19,5 @@ export const COMMANDS: ((program: Command) => void)[] = [
   registerPrompt,
   registerAudit,
   registerSeed,
+  registerWorker,
 ];

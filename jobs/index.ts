@@ -1,0 +1,12 @@
+/** Queue name → handler: every queue of the catalog that a worker can run. */
+import { QUEUES } from '../src/queue/catalog.ts';
+import { analysisRun } from './analysis-run.ts';
+import { analysisScan } from './analysis-scan.ts';
+import type { HandlerFactory } from './context.ts';
+import { housekeeping } from './housekeeping.ts';
+
+export const HANDLERS: Record<string, HandlerFactory> = {
+  [QUEUES.analysisScan.name]: analysisScan,
+  [QUEUES.analysisRun.name]: analysisRun,
+  [QUEUES.housekeeping.name]: housekeeping,
+};

@@ -1,0 +1,205 @@
+/**
+ * The OpenAI analyzer: the real `openai` SDK, Chat Completions with a strict JSON-schema response
+ * format built from the same zod schema we validate with afterwards. Decisions:
+ * - the SDK retries connection errors, 408/409/429 and 5xx itself (maxRetries 2, honouring
+ *   retry-after); we never stack another retry loop on top — what still fails is thrown as
+ *   RetryableAnalysisError and the job queue retries it later, with backoff;
+ * - a 429 that survives the SDK's retries also starts a cooldown shared by this process's calls;
+ * - refusals, length cut-offs and content-filter stops are outcomes, not exceptions;
+ * - invalid output gets at most `repairAttempts` (0 or 1) repair round-trip, then a recorded failure;
+ * - only a hash of the user id is sent (`safety_identifier`); prompt text is never logged.
+ */
+import OpenAI from 'openai';
+import { zodResponseFormat } from 'openai/helpers/zod';
+import { VERSION as SDK_VERSION } from 'openai/version';
+import type { Logger } from '../log.ts';
+import {
+  type AnalyzeRequest,
+  type AnalyzeResult,
+  type Analyzer,
+  RetryableAnalysisError,
+} from './analyzer.ts';
+import type { TokenUsage } from './pricing.ts';
+import { analysisOutputSchema, parseAnalysis } from './schema.ts';
+
+const SYSTEM = [
+  'You are the reading companion of 숨다 (Sumda), a private journaling app.',
+  'Follow the instructions in the user message and answer only with the JSON object of the response schema.',
+  'Never describe methods of self-harm, in any field.',
+].join(' ');
+
+export interface OpenAIAnalyzerOptions {
+  apiKey: string;
+  baseURL?: string | undefined;
+  timeoutMs: number;
+  log?: Logger;
+  /** The SDK's own retries for connection errors, 408/409/429 and 5xx. */
+  maxRetries?: number;
+}
+
+type Message = OpenAI.Chat.Completions.ChatCompletionMessageParam;
+
+function usageOf(completion: OpenAI.Chat.Completions.ChatCompletion | undefined): TokenUsage {
+  const u = completion?.usage;
+  return {
+    input: u?.prompt_tokens ?? 0,
+    output: u?.completion_tokens ?? 0,
+    cached: u?.prompt_tokens_details?.cached_tokens ?? 0,
+    reasoning: u?.completion_tokens_details?.reasoning_tokens ?? 0,
+  };
+}
+
+function add(a: TokenUsage, b: TokenUsage): TokenUsage {
+  return {
+    input: a.input + b.input,
+    output: a.output + b.output,
+    cached: a.cached + b.cached,
+    reasoning: a.reasoning + b.reasoning,
+  };
+}
+
+function retryAfterMs(error: InstanceType<typeof OpenAI.APIError>): number | undefined {
+  const ms = Number(error.headers?.get('retry-after-ms'));
+  if (Number.isFinite(ms) && ms > 0) return ms;
+  const seconds = Number(error.headers?.get('retry-after'));
+  if (Number.isFinite(seconds) && seconds > 0) return seconds * 1000;
+  return undefined;
+}
+
+export function createOpenAIAnalyzer(options: OpenAIAnalyzerOptions): Analyzer {
+  const client = new OpenAI({
+    apiKey: options.apiKey,
+    baseURL: options.baseURL,
+    timeout: options.timeoutMs,
+    maxRetries: options.maxRetries ?? 2,
+  });
+  const responseFormat = zodResponseFormat(analysisOutputSchema, 'diary_analysis');
+  let cooldownUntil = 0;
+
+  async function call(messages: Message[], request: AnalyzeRequest) {
+    const wait = cooldownUntil - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    try {
+      return await client.chat.completions
+        .create(
+          {
+            model: request.model,
+            messages,
+            response_format: responseFormat,
+            temperature: request.temperature,
+            max_completion_tokens: request.maxOutputTokens,
+            safety_identifier: request.userHash,
+          },
+          { signal: request.signal },
+        )
+        .withResponse();
+    } catch (error) {
+      if (error instanceof OpenAI.APIConnectionError || error instanceof OpenAI.APIUserAbortError) {
+        throw new RetryableAnalysisError(`OpenAI unreachable: ${error.message}`, { cause: error });
+      }
+      if (error instanceof OpenAI.APIError) {
+        const status = error.status ?? 0;
+        if (status === 429 || status === 408 || status === 409 || status >= 500) {
+          const after = status === 429 ? (retryAfterMs(error) ?? 20_000) : undefined;
+          if (after) cooldownUntil = Math.max(cooldownUntil, Date.now() + after);
+          throw new RetryableAnalysisError(`OpenAI ${status} ${error.code ?? ''}`.trim(), {
+            retryAfterMs: after,
+            cause: error,
+          });
+        }
+        if (status === 401 || status === 403 || status === 404) {
+          // Configuration: every call will fail until an operator fixes the key or the model. Retry later.
+          options.log?.error(
+            { status, code: error.code, requestId: error.requestID },
+            'OpenAI refused our credentials or model',
+          );
+          throw new RetryableAnalysisError(
+            `OpenAI ${status} ${error.code ?? ''}: check OPENAI_API_KEY and the analysis model`.trim(),
+            {
+              cause: error,
+            },
+          );
+        }
+        return {
+          rejected: `OpenAI ${status} ${error.code ?? ''}: ${error.message}`.slice(0, 300),
+          requestId: error.requestID ?? null,
+        };
+      }
+      throw error;
+    }
+  }
+
+  return {
+    name: 'openai',
+    async analyze(request: AnalyzeRequest): Promise<AnalyzeResult> {
+      const started = performance.now();
+      const messages: Message[] = [
+        { role: 'system', content: SYSTEM },
+        { role: 'user', content: request.prompt },
+      ];
+      let tokens: TokenUsage = { input: 0, output: 0, cached: 0, reasoning: 0 };
+      let model = request.model;
+      let requestId: string | null = null;
+      let repairAttempted = false;
+      const record = () => ({
+        analyzer: 'openai',
+        analyzerVersion: SDK_VERSION,
+        model,
+        requestId,
+        tokens,
+        latencyMs: Math.round(performance.now() - started),
+        repairAttempted,
+      });
+      for (let attempt = 0; ; attempt++) {
+        const answer = await call(messages, request);
+        if ('rejected' in answer) {
+          requestId = answer.requestId;
+          return { outcome: 'rejected', problems: [answer.rejected], call: record() };
+        }
+        const completion = answer.data;
+        requestId = answer.request_id ?? requestId;
+        model = completion.model || model;
+        tokens = add(tokens, usageOf(completion));
+        const choice = completion.choices[0];
+        if (!choice)
+          return { outcome: 'invalid_output', problems: ['the answer had no choices'], call: record() };
+        if (choice.message.refusal)
+          return { outcome: 'refused', problems: ['the model refused'], call: record() };
+        if (choice.finish_reason === 'length') {
+          return {
+            outcome: 'truncated',
+            problems: ['the answer was cut off at max_output_tokens'],
+            call: record(),
+          };
+        }
+        if (choice.finish_reason === 'content_filter') {
+          return {
+            outcome: 'content_filter',
+            problems: ['the answer was stopped by the content filter'],
+            call: record(),
+          };
+        }
+        const content = choice.message.content ?? '';
+        let problems: string[];
+        try {
+          const parsed = parseAnalysis(JSON.parse(content));
+          if (parsed.ok) return { outcome: 'ok', output: parsed.value, call: record() };
+          problems = parsed.problems;
+        } catch {
+          // Never the parser's message: V8 quotes the offending text, which may echo the diary.
+          problems = ['the answer is not valid JSON'];
+        }
+        if (attempt >= request.repairAttempts) return { outcome: 'invalid_output', problems, call: record() };
+        // One repair round-trip: show the model what was wrong, never our own guess at the values.
+        repairAttempted = true;
+        messages.push(
+          { role: 'assistant', content },
+          {
+            role: 'user',
+            content: `That answer does not satisfy the schema: ${problems.join('; ')}. Reply again with the complete corrected JSON object only.`,
+          },
+        );
+      }
+    },
+  };
+}

@@ -1,0 +1,424 @@
+/**
+ * Analysing diary entries, a batch at a time: load the entries, skip what is done or paused,
+ * decrypt in memory, render the prompt named by the analysis policy, ask the analyzer (calls run
+ * concurrently), validate, and store every result with its private metadata — plus the slip check
+ * it triggers — in one transaction. Failures are recorded (admin.error_logs), never papered over.
+ * Safe to run twice: results are unique per (diary, prompt name, prompt version).
+ */
+import { createHash } from 'node:crypto';
+import { type Kysely, sql } from 'kysely';
+import type { PgBoss } from 'pg-boss';
+import { type Keyring, open } from '../crypto/index.ts';
+import type { Database } from '../db/types.ts';
+import { recordError } from '../errorlog.ts';
+import type { Logger } from '../log.ts';
+import { policyStamp } from '../policy/resolve.ts';
+import type { PolicyResolver } from '../policy/resolver.ts';
+import { findPrompt, type PromptRecord, renderTemplate } from '../prompts/index.ts';
+import { enqueueMany } from '../queue/boss.ts';
+import type { Budget } from '../queue/budget.ts';
+import type { AnalyzeResult, Analyzer } from './analyzer.ts';
+import { costOf } from './pricing.ts';
+import { ANALYSIS_SCHEMA_VERSION, type AnalysisOutput } from './schema.ts';
+
+export interface AnalysisJob {
+  jobId: string;
+  diaryId: string;
+  promptName: string;
+  promptVersion: string;
+  requestId?: string | undefined;
+}
+
+export type AnalysisJobResult =
+  | { jobId: string; status: 'stored'; analysisId: string }
+  | { jobId: string; status: 'skipped'; reason: 'missing' | 'deleted' | 'exists' | 'paused' }
+  | { jobId: string; status: 'failed'; outcome: string; problems: string[] }
+  | { jobId: string; status: 'retry'; error: Error };
+
+export interface AnalysisDeps {
+  db: Kysely<Database>;
+  boss: PgBoss;
+  keyring: Keyring;
+  resolver: PolicyResolver;
+  analyzer: Analyzer;
+  budget: Budget;
+  log: Logger;
+  /** Prompts are immutable: cached for the life of the process. */
+  prompts?: Map<string, PromptRecord>;
+}
+
+const HANGUL = /[\uac00-\ud7a3]/g;
+
+function languageOf(text: string): 'ko' | 'en' {
+  const hangul = text.match(HANGUL)?.length ?? 0;
+  return hangul >= Math.max(3, text.replace(/\s/g, '').length * 0.2) ? 'ko' : 'en';
+}
+
+function seoulDate(at: Date): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Seoul' }).format(at);
+}
+
+/** The only identifier that leaves sumda: a one-way hash of the user id. */
+export function userHash(userId: string): string {
+  return createHash('sha256').update(`sumda-safety:${userId}`).digest('hex').slice(0, 32);
+}
+
+async function promptFor(deps: AnalysisDeps, name: string, version: string): Promise<PromptRecord> {
+  deps.prompts ??= new Map();
+  const key = `${name}\u0000${version}`;
+  let prompt = deps.prompts.get(key);
+  if (!prompt) {
+    prompt = await findPrompt(deps.db, name, version);
+    deps.prompts.set(key, prompt);
+  }
+  return prompt;
+}
+
+interface Pending {
+  job: AnalysisJob;
+  userId: string;
+  createdAt: Date;
+  result?: AnalyzeResult;
+  prompt?: PromptRecord;
+  stamp?: ReturnType<typeof policyStamp>;
+  model?: string;
+  replaced?: boolean;
+  output?: AnalysisOutput;
+  error?: Error;
+}
+
+export async function analyzeBatch(
+  deps: AnalysisDeps,
+  jobs: AnalysisJob[],
+  signal?: AbortSignal,
+): Promise<AnalysisJobResult[]> {
+  const { db } = deps;
+  const results = new Map<string, AnalysisJobResult>();
+  const ids = [...new Set(jobs.map((j) => j.diaryId))];
+  const entries = new Map(
+    (
+      await db
+        .selectFrom('diary_entries')
+        .select(['id', 'user_id', 'content_enc', 'created_at', 'moderation_state'])
+        .where('id', 'in', ids)
+        .execute()
+    ).map((e) => [e.id, e]),
+  );
+  const existing = await db
+    .selectFrom('analysis_results')
+    .select(['diary_id', 'prompt_name', 'prompt_version'])
+    .where('diary_id', 'in', ids)
+    .execute();
+  const done = new Set(existing.map((r) => `${r.diary_id}\u0000${r.prompt_name}\u0000${r.prompt_version}`));
+  const userIds = [...new Set([...entries.values()].map((e) => e.user_id))];
+  // The AI reading is paused for users with an open slip: their entries are not read.
+  const paused = new Set(
+    userIds.length === 0
+      ? []
+      : (
+          await db
+            .selectFrom('admin.slip_conditions')
+            .select('user_id')
+            .where('user_id', 'in', userIds)
+            .where('status', '=', 'slipped')
+            .where('released_at', 'is', null)
+            .execute()
+        ).map((r) => r.user_id),
+  );
+
+  const pending: Pending[] = [];
+  for (const job of jobs) {
+    const entry = entries.get(job.diaryId);
+    if (!entry) results.set(job.jobId, { jobId: job.jobId, status: 'skipped', reason: 'missing' });
+    else if (entry.moderation_state === 'deleted')
+      results.set(job.jobId, { jobId: job.jobId, status: 'skipped', reason: 'deleted' });
+    else if (done.has(`${job.diaryId}\u0000${job.promptName}\u0000${job.promptVersion}`)) {
+      results.set(job.jobId, { jobId: job.jobId, status: 'skipped', reason: 'exists' });
+    } else if (paused.has(entry.user_id))
+      results.set(job.jobId, { jobId: job.jobId, status: 'skipped', reason: 'paused' });
+    else pending.push({ job, userId: entry.user_id, createdAt: entry.created_at });
+  }
+
+  await Promise.all(
+    pending.map(async (p) => {
+      try {
+        const entry = entries.get(p.job.diaryId)!;
+        const resolution = await deps.resolver.resolve({ userId: p.userId });
+        const policies = resolution.configs;
+        p.stamp = policyStamp(resolution);
+        p.prompt = await promptFor(deps, p.job.promptName, p.job.promptVersion);
+        p.model = policies.analysis.model;
+        // Plaintext lives only in this scope: rendered into the prompt, sent, and dropped.
+        const text = open(deps.keyring, entry.content_enc, p.userId);
+        const prompt = renderTemplate(p.prompt.template, {
+          diary_text: text,
+          language: languageOf(text),
+          tone_voice: policies.tone.voice,
+          speech_level: policies.tone.speech_level,
+          emoji: policies.tone.emoji,
+          max_interpretation_chars: policies.tone.max_interpretation_chars,
+          mode: policies.mode.mode,
+          ask_reflection_question: policies.mode.ask_reflection_question,
+          today: seoulDate(p.createdAt),
+          schema_version: ANALYSIS_SCHEMA_VERSION,
+        });
+        await deps.budget.acquire(signal);
+        p.result = await deps.analyzer.analyze({
+          prompt,
+          text,
+          model: policies.analysis.model,
+          temperature: policies.analysis.temperature,
+          maxOutputTokens: policies.analysis.max_output_tokens,
+          repairAttempts: policies.analysis.repair_attempts,
+          userHash: userHash(p.userId),
+          signal,
+        });
+        if (p.result.outcome === 'ok') {
+          const ethics = policies.ethics;
+          const crisis = p.result.output.ethics_tags.some((t) => ethics.crisis_tags.includes(t));
+          p.replaced = crisis && ethics.replace_output_on_crisis;
+          // On crisis entries the user sees the vetted template, never improvised text.
+          p.output = p.replaced
+            ? {
+                ...p.result.output,
+                interpretation: ethics.crisis_template.interpretation,
+                reflection_question: ethics.crisis_template.reflection_question,
+              }
+            : p.result.output;
+        }
+      } catch (error) {
+        p.error = error as Error;
+      }
+    }),
+  );
+
+  const stored = pending.filter((p) => p.result?.outcome === 'ok');
+  const failed = pending.filter((p) => p.result && p.result.outcome !== 'ok');
+  await db.transaction().execute(async (trx) => {
+    if (stored.length > 0) {
+      const rows = await trx
+        .insertInto('analysis_results')
+        .values(
+          stored.map((p) => {
+            const r = p.result as Extract<AnalyzeResult, { outcome: 'ok' }>;
+            const o = p.output!;
+            const cost = costOf(r.call.model, r.call.tokens);
+            return {
+              diary_id: p.job.diaryId,
+              user_id: p.userId,
+              summary: o.summary,
+              emotion_flow: JSON.stringify(o.emotion_flow),
+              reflection_question: o.reflection_question,
+              interpretation: o.interpretation,
+              keywords: o.keywords,
+              prompt_name: p.prompt!.name,
+              prompt_version: p.prompt!.version,
+              metadata: JSON.stringify({
+                schema_version: ANALYSIS_SCHEMA_VERSION,
+                analyzer: r.call.analyzer,
+                analyzer_version: r.call.analyzerVersion,
+                model_name: p.model,
+                model_version: r.call.model,
+                prompt_name: p.prompt!.name,
+                prompt_version: p.prompt!.version,
+                prompt_hash: p.prompt!.contentHash,
+                language: o.language,
+                tier_a: o.tier_a,
+                tier_m: o.tier_m,
+                valence: o.valence,
+                context_tags: o.context_tags,
+                ethics_tags: o.ethics_tags,
+                slip_input: {
+                  tier_a: o.tier_a,
+                  tier_m: o.tier_m,
+                  valence: o.valence,
+                  context_tags: o.context_tags,
+                  ethics_tags: o.ethics_tags,
+                },
+                ...p.stamp,
+                tokens: r.call.tokens,
+                latency_ms: r.call.latencyMs,
+                request_id: r.call.requestId,
+                cost_usd: cost?.usd ?? null,
+                price_table: cost?.priceTable ?? null,
+                repair_attempted: r.call.repairAttempted,
+                output_replaced: p.replaced ?? false,
+                job_id: p.job.jobId,
+                operator_request_id: p.job.requestId ?? null,
+              }),
+            };
+          }),
+        )
+        .onConflict((oc) => oc.columns(['diary_id', 'prompt_name', 'prompt_version']).doNothing())
+        .returning(['id', 'diary_id'])
+        .execute();
+      const byDiary = new Map(rows.map((r) => [r.diary_id, r.id]));
+      for (const p of stored) {
+        const id = byDiary.get(p.job.diaryId);
+        results.set(
+          p.job.jobId,
+          id
+            ? { jobId: p.job.jobId, status: 'stored', analysisId: id }
+            : { jobId: p.job.jobId, status: 'skipped', reason: 'exists' },
+        );
+      }
+      // The slip check exists exactly when the analysis does.
+      await enqueueMany(
+        deps.boss,
+        'slipCheck',
+        rows.map((r) => ({
+          payload: { analysisId: r.id, requestId: stored[0]?.job.requestId },
+          singletonKey: r.id,
+        })),
+        { trx },
+      );
+    }
+    for (const p of failed) {
+      const r = p.result as Exclude<AnalyzeResult, { outcome: 'ok' }>;
+      await recordError(trx, {
+        service: 'analysis',
+        severity: 'warn',
+        refId: p.job.diaryId,
+        message: `analysis ${r.outcome}: ${r.problems[0] ?? ''}`,
+        context: {
+          terminal: true,
+          outcome: r.outcome,
+          problems: r.problems.slice(0, 10),
+          prompt_name: p.job.promptName,
+          prompt_version: p.job.promptVersion,
+          model_version: r.call.model,
+          request_id: r.call.requestId,
+          tokens: r.call.tokens,
+          cost_usd: costOf(r.call.model, r.call.tokens)?.usd ?? null,
+          repair_attempted: r.call.repairAttempted,
+          job_id: p.job.jobId,
+        },
+      });
+      results.set(p.job.jobId, {
+        jobId: p.job.jobId,
+        status: 'failed',
+        outcome: r.outcome,
+        problems: r.problems,
+      });
+    }
+  });
+
+  for (const p of pending) {
+    // Temporary trouble (RetryableAnalysisError) and surprises alike go back to the queue, which
+    // retries with backoff and dead-letters past the limit; the worker records each failure.
+    if (p.error) results.set(p.job.jobId, { jobId: p.job.jobId, status: 'retry', error: p.error });
+  }
+  return jobs.map(
+    (j) => results.get(j.jobId) ?? { jobId: j.jobId, status: 'retry', error: new Error('no result') },
+  );
+}
+
+export interface ActivePrompt {
+  promptName: string;
+  promptVersion: string;
+}
+
+/** The prompt the active (global) analysis policy names. */
+export async function activePrompt(resolver: PolicyResolver): Promise<ActivePrompt> {
+  const resolution = await resolver.resolve({});
+  return {
+    promptName: resolution.configs.analysis.prompt_name,
+    promptVersion: resolution.configs.analysis.prompt_version,
+  };
+}
+
+export interface ScanOptions {
+  since?: Date;
+  until?: Date;
+  userId?: string;
+  prompt: ActivePrompt;
+  /** Skip entries whose analysis under this prompt failed terminally (the schedule does; operators re-running don't). */
+  skipFailed: boolean;
+  limit?: number;
+  /** Keyset cursor: the last row of the previous page. */
+  after?: { created_at: Date; id: string };
+}
+
+/** Entries with no analysis under the prompt, oldest first, keyset-paged by (created_at, id). */
+export async function findUnanalysed(
+  db: Kysely<Database>,
+  options: ScanOptions,
+): Promise<{ id: string; created_at: Date }[]> {
+  let query = db
+    .selectFrom('diary_entries as d')
+    .select(['d.id', 'd.created_at'])
+    .where('d.moderation_state', '<>', 'deleted')
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('analysis_results as a')
+            .select('a.id')
+            .whereRef('a.diary_id', '=', 'd.id')
+            .where('a.prompt_name', '=', options.prompt.promptName)
+            .where('a.prompt_version', '=', options.prompt.promptVersion),
+        ),
+      ),
+    )
+    // Entries written while the AI reading was paused stay unread.
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('admin.slip_conditions as s')
+            .select('s.id')
+            .whereRef('s.user_id', '=', 'd.user_id')
+            .where('s.status', '=', 'slipped')
+            .whereRef('s.triggered_at', '<=', 'd.created_at')
+            .where((eb) =>
+              eb.or([eb('s.released_at', 'is', null), eb('s.released_at', '>', eb.ref('d.created_at'))]),
+            ),
+        ),
+      ),
+    )
+    .orderBy('d.created_at')
+    .orderBy('d.id');
+  if (options.skipFailed) {
+    query = query.where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('admin.error_logs as e')
+            .select('e.id')
+            .where('e.service', '=', 'analysis')
+            .whereRef('e.ref_id', '=', 'd.id')
+            .where(
+              sql<boolean>`e.context->>'terminal' = 'true' and e.context->>'prompt_version' = ${options.prompt.promptVersion}`,
+            ),
+        ),
+      ),
+    );
+  }
+  if (options.since) query = query.where('d.created_at', '>=', options.since);
+  if (options.until) query = query.where('d.created_at', '<', options.until);
+  if (options.userId) query = query.where('d.user_id', '=', options.userId);
+  if (options.after) {
+    const { created_at, id } = options.after;
+    query = query.where((eb) => eb(eb.refTuple('d.created_at', 'd.id'), '>', eb.tuple(created_at, id)));
+  }
+  if (options.limit) query = query.limit(options.limit);
+  return query.execute();
+}
+
+export function analysisSingletonKey(diaryId: string, prompt: ActivePrompt): string {
+  return `${diaryId}:${prompt.promptName}:${prompt.promptVersion}`;
+}
+
+/** Enqueues analysis jobs for entries (duplicates of queued jobs are dropped by the queue's singleton policy). */
+export async function enqueueAnalyses(
+  boss: PgBoss,
+  diaryIds: string[],
+  prompt: ActivePrompt,
+  requestId?: string,
+): Promise<void> {
+  await enqueueMany(
+    boss,
+    'analysisRun',
+    diaryIds.map((diaryId) => ({
+      payload: { diaryId, ...prompt, ...(requestId ? { requestId } : {}) },
+      singletonKey: analysisSingletonKey(diaryId, prompt),
+    })),
+  );
+}

@@ -1,0 +1,69 @@
+/** `sumda worker`: the long-lived job runner (any number of them, on any number of machines). */
+import type { Command } from 'commander';
+import { ExitCode } from '../../errors.ts';
+import { parseDuration } from '../../util/duration.ts';
+import { act } from '../context.ts';
+import { examples } from '../help.ts';
+import { parseIntFlag } from '../input.ts';
+
+export function registerWorker(program: Command): void {
+  examples(
+    program
+      .command('worker')
+      .description('run queued jobs: analysis, slip checks and releases, key rotation, housekeeping')
+      .option('--queues <names>', 'comma-separated queues to work (default: all)')
+      .option('--concurrency <n>', 'jobs in flight per queue (default: per queue, e.g. 32 for analysis.run)')
+      .option('--batch-size <n>', 'jobs per handler call (default: per queue)')
+      .option('--once', 'drain what is due (one tick of every schedule first), then exit')
+      .option('--drain-timeout <duration>', 'on SIGTERM, how long in-flight jobs may take to finish', '30s')
+      .option('--heartbeat <duration>', 'interval of the heartbeat log line', '30s')
+      .option('--poll-interval <duration>', 'how often an idle queue is checked', '1s')
+      .option('--json', 'with --once: print what was processed as JSON')
+      .action(
+        act<{
+          queues?: string;
+          concurrency?: string;
+          batchSize?: string;
+          once?: boolean;
+          drainTimeout: string;
+          heartbeat: string;
+          pollInterval: string;
+        }>(async (ctx, opts) => {
+          const { runWorker } = await import('../../../jobs/runtime.ts');
+          const result = await runWorker({
+            url: await ctx.databaseUrl(),
+            config: ctx.config,
+            log: ctx.log,
+            queues: opts.queues
+              ?.split(',')
+              .map((q) => q.trim())
+              .filter(Boolean),
+            concurrency: opts.concurrency
+              ? parseIntFlag(opts.concurrency, '--concurrency', 1, 1000)
+              : undefined,
+            batchSize: opts.batchSize ? parseIntFlag(opts.batchSize, '--batch-size', 1, 1000) : undefined,
+            once: Boolean(opts.once),
+            drainTimeoutMs: parseDuration(opts.drainTimeout, '--drain-timeout'),
+            heartbeatMs: parseDuration(opts.heartbeat, '--heartbeat'),
+            pollIntervalMs: parseDuration(opts.pollInterval, '--poll-interval'),
+            signal: ctx.signal,
+          });
+          if (opts.once) {
+            if (ctx.out.json) ctx.out.data(result);
+            else {
+              ctx.out.table(
+                ['queue', 'completed', 'failed'],
+                Object.entries(result.processed).map(([queue, n]) => [queue, n.completed, n.failed]),
+              );
+            }
+          }
+          return result.drained ? ExitCode.ok : ExitCode.failure;
+        }),
+      ),
+    [
+      'sumda worker',
+      'sumda worker --queues analysis.run --concurrency 64',
+      'sumda worker --once   # drain what is due and exit (demo, cron, tests)',
+    ],
+  );
+}

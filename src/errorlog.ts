@@ -1,0 +1,46 @@
+/**
+ * admin.error_logs: failures operators should see, by service and the id they concern (a diary,
+ * a payment, a job). Messages come from sumda's own errors, which never contain diary text; the
+ * context holds ids, queue names, outcomes and versions — nothing a user wrote.
+ */
+import type { Kysely } from 'kysely';
+import type { Database } from './db/types.ts';
+
+export interface ErrorRecord {
+  service:
+    | 'api'
+    | 'worker'
+    | 'batch'
+    | 'analysis'
+    | 'slip'
+    | 'report'
+    | 'billing'
+    | 'event'
+    | 'payment'
+    | 'diary'
+    | 'user'
+    | 'admin'
+    | 'login'
+    | 'support';
+  severity?: 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  refId?: string | null;
+  message: string;
+  stack?: string | null;
+  context?: Record<string, unknown>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export async function recordError(db: Kysely<Database>, record: ErrorRecord): Promise<void> {
+  await db
+    .insertInto('admin.error_logs')
+    .values({
+      service: record.service,
+      severity: record.severity ?? 'error',
+      ref_id: record.refId && UUID.test(record.refId) ? record.refId : null,
+      message: record.message.slice(0, 2000),
+      stack: record.stack?.slice(0, 8000) ?? null,
+      context: JSON.stringify(record.context ?? {}),
+    })
+    .execute();
+}

@@ -1,0 +1,143 @@
+/**
+ * The job catalog: every queue sumda runs, in one place — its payload schema (payloads carry ids,
+ * never diary text), retry policy, expiry, dead-letter queue, schedule (cron in Asia/Seoul) and
+ * the worker's default batch size and concurrency. `jobs/index.ts` maps each queue to its handler;
+ * domain modules enqueue through `src/queue/boss.ts` with these definitions.
+ *
+ * Glossary: a *job* is one unit of work in a queue; a *batch* is what one handler call receives;
+ * *concurrency* is how many jobs one worker process holds at once for a queue; a *dead letter*
+ * is a job that failed past its retry limit, parked in `<queue>.dead` for an operator.
+ */
+import { z } from 'zod';
+
+const uuid = z.uuid();
+/** Every payload may carry the request id of the operator command or job that caused it. */
+const requestId = z.uuid().optional();
+
+export interface QueueDefinition<P extends z.ZodType = z.ZodType> {
+  name: string;
+  description: string;
+  payload: P;
+  /** error_logs.service for failures of this queue. */
+  service: 'worker' | 'analysis' | 'slip' | 'report' | 'billing' | 'diary';
+  retryLimit: number;
+  retryDelaySeconds: number;
+  retryBackoff: boolean;
+  expireInSeconds: number;
+  /** stately: at most one queued and one active job per singleton key. */
+  policy: 'standard' | 'stately';
+  deadLetter: boolean;
+  /** Cron in Asia/Seoul; the scheduler sends one job per tick. */
+  schedule?: { cron: string; data?: Record<string, unknown> };
+  worker: { batchSize: number; concurrency: number };
+}
+
+function define<P extends z.ZodType>(definition: QueueDefinition<P>): QueueDefinition<P> {
+  return definition;
+}
+
+export const QUEUES = {
+  analysisScan: define({
+    name: 'analysis.scan',
+    description: 'find diary entries with no analysis under the active prompt and enqueue them',
+    payload: z.object({ requestId }).strict(),
+    service: 'analysis',
+    retryLimit: 1,
+    retryDelaySeconds: 30,
+    retryBackoff: false,
+    expireInSeconds: 300,
+    policy: 'stately',
+    deadLetter: false,
+    schedule: { cron: '* * * * *' },
+    worker: { batchSize: 1, concurrency: 1 },
+  }),
+  analysisRun: define({
+    name: 'analysis.run',
+    description: 'analyse one diary entry with the LLM (or the offline analyzer) and store the result',
+    payload: z
+      .object({ diaryId: uuid, promptName: z.string().min(1), promptVersion: z.string().min(1), requestId })
+      .strict(),
+    service: 'analysis',
+    retryLimit: 4,
+    retryDelaySeconds: 15,
+    retryBackoff: true,
+    expireInSeconds: 600,
+    policy: 'stately',
+    deadLetter: true,
+    worker: { batchSize: 8, concurrency: 32 },
+  }),
+  slipCheck: define({
+    name: 'slip.check',
+    description: 'evaluate the slip and ethics policy for a new analysis',
+    payload: z.object({ analysisId: uuid, requestId }).strict(),
+    service: 'slip',
+    retryLimit: 5,
+    retryDelaySeconds: 5,
+    retryBackoff: true,
+    expireInSeconds: 120,
+    policy: 'stately',
+    deadLetter: true,
+    worker: { batchSize: 20, concurrency: 40 },
+  }),
+  slipRelease: define({
+    name: 'slip.release',
+    description: 'release slips whose time is up and tell the user',
+    payload: z.object({ requestId }).strict(),
+    service: 'slip',
+    retryLimit: 2,
+    retryDelaySeconds: 30,
+    retryBackoff: false,
+    expireInSeconds: 300,
+    policy: 'stately',
+    deadLetter: false,
+    schedule: { cron: '* * * * *' },
+    worker: { batchSize: 1, concurrency: 1 },
+  }),
+  keysReencrypt: define({
+    name: 'keys.reencrypt',
+    description: 're-encrypt diary entries sealed with an older key, one batch per job',
+    payload: z.object({ batchSize: z.number().int().min(1).max(10_000).default(500), requestId }).strict(),
+    service: 'diary',
+    retryLimit: 5,
+    retryDelaySeconds: 10,
+    retryBackoff: true,
+    expireInSeconds: 600,
+    policy: 'stately',
+    deadLetter: true,
+    worker: { batchSize: 1, concurrency: 1 },
+  }),
+  housekeeping: define({
+    name: 'housekeeping',
+    description: 'mark expired overrides, trim old rate windows',
+    payload: z.object({ requestId }).strict(),
+    service: 'worker',
+    retryLimit: 1,
+    retryDelaySeconds: 60,
+    retryBackoff: false,
+    expireInSeconds: 300,
+    policy: 'stately',
+    deadLetter: false,
+    schedule: { cron: '17 * * * *' },
+    worker: { batchSize: 1, concurrency: 1 },
+  }),
+} as const;
+
+export type QueueKey = keyof typeof QUEUES;
+export type PayloadOf<K extends QueueKey> = z.input<(typeof QUEUES)[K]['payload']>;
+export type ParsedPayloadOf<K extends QueueKey> = z.output<(typeof QUEUES)[K]['payload']>;
+
+export const ALL_QUEUES: readonly QueueDefinition[] = Object.values(QUEUES);
+export const SCHEDULE_TZ = 'Asia/Seoul';
+
+export function deadLetterName(queue: string): string {
+  return `${queue}.dead`;
+}
+
+export function findQueue(name: string): QueueDefinition | undefined {
+  return ALL_QUEUES.find((q) => q.name === name || deadLetterName(q.name) === name);
+}
+
+/** Every queue name including dead-letter queues. */
+export function allQueueNames(): string[] {
+  return ALL_QUEUES.flatMap((q) => (q.deadLetter ? [q.name, deadLetterName(q.name)] : [q.name]));
+}

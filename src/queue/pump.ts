@@ -1,0 +1,207 @@
+/**
+ * The worker engine: for each queue, keep up to `concurrency` jobs in flight, fetched from pg-boss
+ * in batches of up to `batchSize` and refilled the moment capacity frees up (so slow LLM calls
+ * overlap instead of queueing behind a polling interval). pg-boss keeps the guarantees — a job is
+ * claimed by one worker at a time (SKIP LOCKED), expires back to the queue if its worker dies,
+ * retries with backoff and lands in the dead-letter queue past its retry limit; the pump adds
+ * batching of completions, pausing, graceful drain and the accounting the heartbeat reports.
+ */
+import type { Job, PgBoss } from 'pg-boss';
+import type { Logger } from '../log.ts';
+import type { QueueDefinition } from './catalog.ts';
+
+/** What a handler says about one job of its batch. */
+export type JobOutcome =
+  | { id: string; status: 'completed'; output?: object }
+  /** Retry later (pg-boss counts the attempt; past the limit it dead-letters). */
+  | { id: string; status: 'retry'; error: Error };
+
+export type BatchHandler = (jobs: Job<unknown>[], signal: AbortSignal) => Promise<JobOutcome[]>;
+
+export interface PumpOptions {
+  batchSize: number;
+  concurrency: number;
+  /** Seconds between fetches while the queue is empty. */
+  pollIntervalMs: number;
+  /** Drain once and stop: resolve `finished` when nothing is due and nothing is in flight. */
+  once: boolean;
+  isPaused: () => boolean;
+  log: Logger;
+  /** Called for every job that fails (after the outcome is settled), e.g. to write admin.error_logs. */
+  onFailure?: (job: Job<unknown>, error: Error, definition: QueueDefinition) => Promise<void>;
+}
+
+export interface PumpStats {
+  fetched: number;
+  completed: number;
+  failed: number;
+  inFlight: number;
+}
+
+export class QueuePump {
+  readonly definition: QueueDefinition;
+  readonly stats: PumpStats = { fetched: 0, completed: 0, failed: 0, inFlight: 0 };
+  readonly #boss: PgBoss;
+  readonly #handler: BatchHandler;
+  readonly #options: PumpOptions;
+  readonly #controller = new AbortController();
+  #stopping = false;
+  #wake: (() => void) | undefined;
+  #batches = new Set<Promise<void>>();
+  #loop: Promise<void> | undefined;
+
+  constructor(boss: PgBoss, definition: QueueDefinition, handler: BatchHandler, options: PumpOptions) {
+    this.#boss = boss;
+    this.definition = definition;
+    this.#handler = handler;
+    this.#options = options;
+  }
+
+  start(): Promise<void> {
+    this.#loop ??= this.#run();
+    return this.#loop;
+  }
+
+  /** Stop fetching; in-flight jobs keep running. `drained()` resolves when they are done. */
+  stop(): void {
+    this.#stopping = true;
+    this.#wake?.();
+  }
+
+  /** Aborts in-flight handlers (the second signal, or a drain timeout). */
+  abort(): void {
+    this.#controller.abort();
+  }
+
+  async drained(): Promise<void> {
+    await this.#loop;
+    while (this.#batches.size > 0) await Promise.allSettled([...this.#batches]);
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+
+  async #run(): Promise<void> {
+    const { batchSize, concurrency, pollIntervalMs, once, log } = this.#options;
+    const name = this.definition.name;
+    while (!this.#stopping) {
+      if (this.#options.isPaused()) {
+        if (once) break;
+        await this.#sleep(pollIntervalMs);
+        continue;
+      }
+      const free = concurrency - this.stats.inFlight;
+      if (free <= 0) {
+        await this.#sleep(pollIntervalMs);
+        continue;
+      }
+      let jobs: Job<unknown>[];
+      try {
+        jobs = await this.#boss.fetch<unknown>(name, { batchSize: Math.min(batchSize, free) });
+      } catch (error) {
+        log.error({ err: error, queue: name }, 'fetch failed; retrying after the poll interval');
+        await this.#sleep(pollIntervalMs);
+        continue;
+      }
+      if (jobs.length === 0) {
+        if (once && this.stats.inFlight === 0) break;
+        // Nothing due: wait for the poll interval, or for a batch to finish (it may have enqueued more).
+        await this.#sleep(once ? 50 : pollIntervalMs);
+        continue;
+      }
+      this.stats.fetched += jobs.length;
+      this.stats.inFlight += jobs.length;
+      const batch = this.#process(jobs).finally(() => {
+        this.stats.inFlight -= jobs.length;
+        this.#batches.delete(batch);
+        this.#wake?.();
+      });
+      this.#batches.add(batch);
+      // No sleep here: while there is room, fetch again at once (a short fetch ends in the empty branch).
+    }
+  }
+
+  async #process(jobs: Job<unknown>[]): Promise<void> {
+    const { log } = this.#options;
+    const name = this.definition.name;
+    const started = performance.now();
+    let outcomes: JobOutcome[];
+    try {
+      outcomes = await this.#handler(jobs, this.#controller.signal);
+    } catch (error) {
+      // A handler that throws fails the whole batch: every job is retried.
+      outcomes = jobs.map((j) => ({ id: j.id, status: 'retry' as const, error: error as Error }));
+    }
+    const ms = Math.round(performance.now() - started);
+    const byId = new Map(outcomes.map((o) => [o.id, o]));
+    const completed: Job<unknown>[] = [];
+    const failed: { job: Job<unknown>; error: Error }[] = [];
+    for (const job of jobs) {
+      const outcome = byId.get(job.id);
+      if (outcome?.status === 'completed') completed.push(job);
+      else
+        failed.push({
+          job,
+          error: outcome?.status === 'retry' ? outcome.error : new Error('the handler gave no outcome'),
+        });
+    }
+    try {
+      if (completed.length > 0) {
+        const outputs = completed.map((j) => (byId.get(j.id) as { output?: object }).output);
+        if (outputs.every((o) => o === undefined)) {
+          await this.#boss.complete(
+            name,
+            completed.map((j) => ({ id: j.id, retryCount: j.retryCount })),
+          );
+        } else {
+          for (const job of completed) {
+            await this.#boss.complete(
+              name,
+              { id: job.id, retryCount: job.retryCount },
+              (byId.get(job.id) as { output?: object }).output ?? null,
+            );
+          }
+        }
+      }
+      for (const { job, error } of failed) {
+        await this.#boss.fail(
+          name,
+          { id: job.id, retryCount: job.retryCount },
+          { message: error.message, name: error.name },
+        );
+      }
+    } catch (error) {
+      // The claim expires and pg-boss retries the jobs; handlers are idempotent.
+      log.error(
+        { err: error, queue: name, jobs: jobs.length },
+        'could not settle jobs; they will be retried after expiry',
+      );
+    }
+    this.stats.completed += completed.length;
+    this.stats.failed += failed.length;
+    for (const job of completed)
+      log.debug({ queue: name, jobId: job.id, attempt: job.retryCount + 1, ms }, 'job completed');
+    for (const { job, error } of failed) {
+      log.warn({ queue: name, jobId: job.id, attempt: job.retryCount + 1, ms, err: error }, 'job failed');
+      await this.#options.onFailure?.(job, error, this.definition).catch((e: unknown) => {
+        log.error({ err: e, queue: name, jobId: job.id }, 'could not record the failure in error_logs');
+      });
+    }
+    if (jobs.length > 1 || failed.length > 0) {
+      log.info(
+        { queue: name, jobs: jobs.length, completed: completed.length, failed: failed.length, ms },
+        'batch done',
+      );
+    } else {
+      log.info({ queue: name, jobId: jobs[0]!.id, attempt: jobs[0]!.retryCount + 1, ms }, 'job done');
+    }
+  }
+}
