@@ -344,6 +344,22 @@ export async function findUnanalysed(
   db: Kysely<Database>,
   options: ScanOptions,
 ): Promise<{ id: string; created_at: Date }[]> {
+  return unanalysedQuery(db, options).execute();
+}
+
+/** How many entries findUnanalysed would return without a limit. */
+export async function countUnanalysed(
+  db: Kysely<Database>,
+  options: Omit<ScanOptions, 'limit' | 'after'>,
+): Promise<number> {
+  const row = await db
+    .selectFrom(unanalysedQuery(db, options).clearOrderBy().as('q'))
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+function unanalysedQuery(db: Kysely<Database>, options: ScanOptions) {
   let query = db
     .selectFrom('diary_entries as d')
     .select(['d.id', 'd.created_at'])
@@ -399,7 +415,7 @@ export async function findUnanalysed(
     query = query.where((eb) => eb(eb.refTuple('d.created_at', 'd.id'), '>', eb.tuple(created_at, id)));
   }
   if (options.limit) query = query.limit(options.limit);
-  return query.execute();
+  return query;
 }
 
 export function analysisSingletonKey(diaryId: string, prompt: ActivePrompt): string {

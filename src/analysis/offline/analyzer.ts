@@ -13,7 +13,7 @@
  * 4. ethics tags come from separate, precise phrase lists (matched with spaces removed in Korean),
  *    never from emotion scores: intensity is not risk.
  * Summary, question and interpretation are chosen from vetted pools by the dominant emotion; the
- * summary quotes at most one sentence of the diary, clipped, and never one from a self-harm entry.
+ * summary is composed from the keywords and the dominant feeling; it never quotes the diary.
  */
 import type { AnalysisOutput, ContextTag, Emotion, EthicsTag } from '../schema.ts';
 import { CONTEXT_TAGS, EMOTIONS, ETHICS_TAGS } from '../schema.ts';
@@ -222,6 +222,8 @@ interface Sentence {
   readonly emotion: Emotion;
   readonly valence: number;
   readonly hasLetters: boolean;
+  /** calm that is really deep focus (몰입): worded as focus, since the schema has no such emotion */
+  readonly focus: boolean;
   readonly topics: string[];
   readonly generic: string[];
 }
@@ -377,6 +379,7 @@ function scoreSentence(text: string, lower: string): Sentence {
   let intensity = 0;
   let emotion: Emotion = 'neutral';
   let valence = 0;
+  let focus = false;
   if (hits.length > 0) {
     const weights = SCRATCH_WEIGHTS.fill(0);
     let max = 0;
@@ -394,6 +397,11 @@ function scoreSentence(text: string, lower: string): Sentence {
       1,
     );
     emotion = dominantOf(weights) ?? 'neutral';
+    if (emotion === 'calm') {
+      let focusWeight = 0;
+      for (const h of hits) if (h.tags.includes('focus')) focusWeight += h.intensity;
+      focus = focusWeight >= 0.5 * (weights[EMOTION_INDEX.calm] as number);
+    }
     valence = sum > 0 ? vSum / sum : 0;
   }
   const nouns = nounsOf(lower);
@@ -404,6 +412,7 @@ function scoreSentence(text: string, lower: string): Sentence {
     emotion,
     valence,
     hasLetters,
+    focus,
     topics: nouns.topics,
     generic: nouns.generic,
   };
@@ -690,17 +699,24 @@ const PHASES: Readonly<Record<Lang, readonly (readonly string[])[]>> = {
   ],
 };
 
-function stepNote(lang: Lang, emotion: Emotion, intensity: number, topic: string | null): string {
+function stepNote(
+  lang: Lang,
+  emotion: Emotion,
+  intensity: number,
+  topic: string | null,
+  focus: boolean,
+): string {
   if (lang === 'ko') {
     if (emotion === 'neutral')
       return topic ? `'${topic}' 이야기를 담담하게 적었어요.` : '담담하게 흘러간 부분이에요.';
     const band = intensity < 0.35 ? '살짝' : intensity < 0.7 ? '또렷하게' : '아주 강하게';
-    return `${topic ? `'${topic}' 이야기에서 ` : ''}${KO_HEART[emotion]}이 ${band} 드러나요.`;
+    const heart = focus ? '깊이 몰입한 마음' : KO_HEART[emotion];
+    return `${topic ? `'${topic}' 이야기에서 ` : ''}${heart}이 ${band} 드러나요.`;
   }
   if (emotion === 'neutral')
     return topic ? `A matter-of-fact moment about "${topic}".` : 'A matter-of-fact moment.';
   const band = intensity < 0.35 ? 'faintly' : intensity < 0.7 ? 'clearly' : 'very strongly';
-  const noun = EN_NOUN[emotion];
+  const noun = focus ? 'deep focus' : EN_NOUN[emotion];
   return `${noun.charAt(0).toUpperCase()}${noun.slice(1)} comes through ${band}${topic ? ` around "${topic}"` : ''}.`;
 }
 
@@ -969,9 +985,12 @@ function choose<T>(items: readonly T[], hash: number, salt: number): T {
   return items[mixed % items.length] as T;
 }
 
-/** One sentence, clipped at a word boundary to `max` characters with an ellipsis. */
+/** Control and format characters (Postgres text refuses NUL; zero-width marks) never reach the summary. */
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\u2028\u2029]+/gu;
+
+/** One sentence, made printable and clipped at a word boundary to `max` characters with an ellipsis. */
 function clip(sentence: string, max: number): string {
-  const s = sentence.replace(/\s+/g, ' ').trim();
+  const s = sentence.replace(UNPRINTABLE, ' ').replace(/\s+/g, ' ').trim().toWellFormed();
   if (s.length <= max) return s;
   let cut = s.slice(0, max - 1);
   const space = cut.lastIndexOf(' ');
@@ -981,34 +1000,26 @@ function clip(sentence: string, max: number): string {
   return `${cut.replace(/[\s,.;:·-]+$/, '')}…`;
 }
 
+/**
+ * "오늘의 장면" without quoting the diary: operators see analyses, never diary text, so the offline
+ * summary is composed from the entry's keywords and its dominant feeling, not from its sentences.
+ */
 function buildSummary(
   lang: Lang,
-  sentences: readonly Sentence[],
+  keywords: readonly string[],
   dominant: Emotion,
   selfHarm: boolean,
+  focusDay: boolean,
 ): string {
   if (selfHarm) return lang === 'ko' ? '마음이 많이 무겁고 지쳐 있었던 하루.' : 'A day that felt very heavy.';
-  let best: Sentence | null = null;
-  for (const s of sentences) {
-    if (!s.hasLetters) continue;
-    if (best === null) best = s;
-    else if (
-      s.intensity > best.intensity ||
-      (s.intensity === best.intensity && best.intensity === 0 && s.text.length > best.text.length)
-    ) {
-      best = s;
-    }
+  const about = keywords.slice(0, 2).join(lang === 'ko' ? ' · ' : ' and ');
+  if (lang === 'ko') {
+    if (dominant === 'neutral') return clip(`${about}, 담담하게 흘러간 하루.`, SUMMARY_MAX);
+    // KO_NOUN carries its own subject particle (기쁨이, 기대가).
+    return clip(`${about} — ${focusDay ? '몰입이' : KO_NOUN[dominant]} 가장 컸던 하루.`, SUMMARY_MAX);
   }
-  if (best === null) return lang === 'ko' ? '짧은 기록을 남긴 하루.' : 'A short note for the day.';
-  const frame =
-    lang === 'ko'
-      ? dominant === 'neutral'
-        ? ' — 담담하게 흘러간 하루.'
-        : ` — ${KO_NOUN[dominant]} 가장 컸던 하루.`
-      : dominant === 'neutral'
-        ? ' — a quiet, ordinary day.'
-        : ` — a day marked by ${EN_NOUN[dominant]}.`;
-  return clip(best.text, SUMMARY_MAX - frame.length) + frame;
+  if (dominant === 'neutral') return clip(`A quiet, ordinary day: ${about}.`, SUMMARY_MAX);
+  return clip(`A day of ${about}, marked by ${focusDay ? 'deep focus' : EN_NOUN[dominant]}.`, SUMMARY_MAX);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1018,6 +1029,7 @@ interface Step {
   emotion: Emotion;
   intensity: number;
   topic: string | null;
+  focus: boolean;
 }
 
 function buildFlow(sentences: readonly Sentence[], lang: Lang): AnalysisOutput['emotion_flow'] {
@@ -1026,12 +1038,13 @@ function buildFlow(sentences: readonly Sentence[], lang: Lang): AnalysisOutput['
     if (!s.hasLetters && s.hits.length === 0) continue;
     const step: Step =
       s.hits.length > 0
-        ? { emotion: s.emotion, intensity: s.intensity, topic: s.topics[0] ?? null }
-        : { emotion: 'neutral', intensity: 0.1, topic: s.topics[0] ?? null };
+        ? { emotion: s.emotion, intensity: s.intensity, topic: s.topics[0] ?? null, focus: s.focus }
+        : { emotion: 'neutral', intensity: 0.1, topic: s.topics[0] ?? null, focus: false };
     const prev = steps[steps.length - 1];
     if (prev !== undefined && prev.emotion === step.emotion) {
       prev.intensity = Math.max(prev.intensity, step.intensity);
       prev.topic ??= step.topic;
+      prev.focus ||= step.focus;
     } else steps.push(step);
   }
   if (steps.length > MAX_FLOW_STEPS) {
@@ -1071,13 +1084,13 @@ function buildFlow(sentences: readonly Sentence[], lang: Lang): AnalysisOutput['
     }
     steps = bucketed;
   }
-  if (steps.length === 0) steps = [{ emotion: 'neutral', intensity: 0.1, topic: null }];
+  if (steps.length === 0) steps = [{ emotion: 'neutral', intensity: 0.1, topic: null, focus: false }];
   const labels = PHASES[lang][steps.length - 1] as readonly string[];
   return steps.map((s, i) => ({
     phase: labels[i] as string,
     emotion: s.emotion,
     intensity: round2(clamp(s.intensity, 0, 1)),
-    note: stepNote(lang, s.emotion, s.intensity, s.topic),
+    note: stepNote(lang, s.emotion, s.intensity, s.topic, s.focus),
   }));
 }
 
@@ -1213,13 +1226,20 @@ export function analyzeOffline(input: string): AnalysisOutput {
     else if (early > 0.2 && late < -0.2) interpretation += ` ${ARC[lang].down}`;
   }
 
+  const keywords = pickKeywords(sentences, lang);
   return {
     language: lang,
-    summary: buildSummary(lang, sentences, dominant, ethics.selfHarm),
+    summary: buildSummary(
+      lang,
+      keywords,
+      dominant,
+      ethics.selfHarm,
+      dominant === 'calm' && contextTags[0] === 'focus',
+    ),
     emotion_flow: buildFlow(sentences, lang),
     reflection_question: choose(QUESTIONS[lang][key], hash, 0x9a3c),
     interpretation,
-    keywords: pickKeywords(sentences, lang),
+    keywords,
     tier_a: round2(tierA),
     tier_m: round2(tierM),
     valence: round2(valence),

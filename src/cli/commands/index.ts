@@ -1,6 +1,7 @@
 /** Every sumda command, registered in one visible place, in the order `sumda --help` lists them. */
 import type { Command } from 'commander';
 import { registerAdmin } from './admin.ts';
+import { registerAnalysis } from './analysis.ts';
 import { registerAudit } from './audit.ts';
 import { registerDb } from './db.ts';
 import { registerDemo } from './demo.ts';
@@ -20,4 +21,5 @@ export const COMMANDS: ((program: Command) => void)[] = [
   registerAudit,
   registerSeed,
   registerWorker,
+  registerAnalysis,
 ];

@@ -1,0 +1,61 @@
+/**
+ * Operator-driven (re-)analysis of a range: count first, then enqueue in keyset pages, idempotently —
+ * an entry that already has a result under the prompt is not enqueued, and a job already waiting
+ * for the same (entry, prompt) is not duplicated (the queue's singleton policy).
+ */
+import { type Kysely, sql } from 'kysely';
+import type { PgBoss } from 'pg-boss';
+import { authorize } from '../admins/permissions.ts';
+import { type Operation, writeAudit } from '../audit/index.ts';
+import type { Database } from '../db/types.ts';
+import { type ActivePrompt, countUnanalysed, enqueueAnalyses, findUnanalysed } from './run.ts';
+
+export { countUnanalysed };
+
+export interface EnqueueRange {
+  since?: Date;
+  until?: Date;
+  userId?: string;
+  prompt: ActivePrompt;
+}
+
+const PAGE = 5000;
+
+export async function enqueueRange(
+  db: Kysely<Database>,
+  boss: PgBoss,
+  op: Operation,
+  range: EnqueueRange,
+  onProgress: (done: number) => void = () => {},
+): Promise<{ enqueued: number }> {
+  await authorize(db, op, 'analysis.enqueue');
+  let after: { created_at: Date; id: string } | undefined;
+  let enqueued = 0;
+  for (;;) {
+    const page = await findUnanalysed(db, { ...range, skipFailed: false, limit: PAGE, after });
+    if (page.length === 0) break;
+    await enqueueAnalyses(
+      boss,
+      page.map((p) => p.id),
+      range.prompt,
+      op.requestId,
+    );
+    enqueued += page.length;
+    onProgress(enqueued);
+    after = page.at(-1);
+  }
+  // Fresh statistics for the job table after a bulk insert (planner estimates made on an empty table mislead).
+  if (enqueued > 10_000) await sql`analyze pgboss.job`.execute(db);
+  await writeAudit(db, op, {
+    action: 'analysis.enqueue',
+    targetType: 'prompt',
+    targetId: `${range.prompt.promptName}:${range.prompt.promptVersion}`,
+    after: {
+      enqueued,
+      since: range.since?.toISOString() ?? null,
+      until: range.until?.toISOString() ?? null,
+      user_id: range.userId ?? null,
+    },
+  });
+  return { enqueued };
+}
