@@ -30,7 +30,8 @@ export interface AuditRecord {
   outcome?: 'success' | 'denied' | 'failed';
 }
 
-const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
+// Nothing (undefined or null) is SQL NULL, not the JSON value `null`, so `before is null` finds it.
+const json = (value: unknown) => (value === undefined || value === null ? null : JSON.stringify(value));
 
 export async function writeAudit(db: Kysely<Database>, op: Operation, record: AuditRecord): Promise<number> {
   const row = await db
@@ -93,7 +94,7 @@ export async function listAudit(db: Kysely<Database>, filter: AuditFilter = {}) 
     // `policy` matches policy.*, `policy.activate` matches exactly.
     query = filter.action.includes('.')
       ? query.where('action', '=', filter.action)
-      : query.where('action', 'like', `${filter.action}.%`);
+      : query.where('action', 'like', `${filter.action.replace(/[\\%_]/g, (c) => `\\${c}`)}.%`);
   }
   if (filter.target) {
     const [type, id] = filter.target.includes(':')

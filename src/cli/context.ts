@@ -10,7 +10,7 @@ import type { Operation } from '../audit/index.ts';
 import { type Config, type ConfigFlags, loadConfig, redactUrl } from '../config/index.ts';
 import type { Db } from '../db/connect.ts';
 import type { DatabaseTarget } from '../db/server.ts';
-import { ExitCode, InterruptedError, SumdaError, UsageError } from '../errors.ts';
+import { ExitCode, InterruptedError, PermissionDeniedError, SumdaError, UsageError } from '../errors.ts';
 import { createLogger, type Logger, newRequestId } from '../log.ts';
 import { createOutput, type Output } from './output.ts';
 import { createProgress, type ProgressReporter } from './progress.ts';
@@ -178,7 +178,27 @@ function buildContext(parts: {
           });
         }
         const { resolveActor } = await import('../admins/actor.ts');
-        return resolveActor(await ctx.db(), config.actor);
+        const db = await ctx.db();
+        try {
+          return await resolveActor(db, config.actor);
+        } catch (error) {
+          if (error instanceof PermissionDeniedError) {
+            // A disabled account trying to act is a refused attempt, and refused attempts are recorded.
+            const { writeAudit } = await import('../audit/index.ts');
+            await writeAudit(
+              db,
+              { actor: null, requestId: parts.requestId, command: ctx.commandLine },
+              {
+                action: 'operator.act',
+                targetType: 'admin',
+                targetId: config.actor,
+                outcome: 'denied',
+                reason: error.message,
+              },
+            );
+          }
+          throw error;
+        }
       })();
       return actor;
     },

@@ -5,7 +5,7 @@
  * `expire` ends one early (and housekeeping marks the naturally expired ones).
  */
 import { type Kysely, sql } from 'kysely';
-import { mutate } from '../admins/permissions.ts';
+import { authorize, mutate } from '../admins/permissions.ts';
 import type { Operation } from '../audit/index.ts';
 import { writeAudit } from '../audit/index.ts';
 import type { Database } from '../db/types.ts';
@@ -44,6 +44,7 @@ export function overrideProblems(key: string, value: unknown, base?: JsonObject)
 }
 
 export async function setOverride(db: Kysely<Database>, op: Operation, input: OverrideInput) {
+  await authorize(db, op, 'override.set', { type: 'override', id: input.target });
   if (!input.reason.trim())
     throw new UsageError('--reason is required: say why (A/B test, hotfix, support case)');
   if (!input.expiresAt && !input.permanent) {
@@ -200,6 +201,17 @@ export async function lintPolicies(
   options: { staleDays?: number } = {},
 ): Promise<LintProblem[]> {
   const problems: LintProblem[] = [];
+  // Judge each override against what it lands on, as `setOverride` does: the global active version.
+  const bases = new Map<string, JsonObject>(
+    (
+      await db
+        .selectFrom('admin.ai_policy_active as a')
+        .innerJoin('admin.ai_policy_versions as v', 'v.id', 'a.version_id')
+        .select(['a.policy_name', 'v.config'])
+        .where('a.scope', '=', 'global')
+        .execute()
+    ).map((row) => [row.policy_name, row.config as JsonObject]),
+  );
   for (const o of await listOverrides(db, {})) {
     if (!o.expires_at) {
       problems.push({
@@ -208,7 +220,7 @@ export async function lintPolicies(
         detail: `${o.target} ${o.key} has no expiry (${o.reason})`,
       });
     }
-    const issues = overrideProblems(o.key, o.value);
+    const issues = overrideProblems(o.key, o.value, bases.get(o.key.split('.')[0]!));
     if (issues.some((i) => i.includes('no such setting') || i.includes('must start with a policy'))) {
       problems.push({ kind: 'unknown-key', subject: `override ${o.id}`, detail: issues.join('; ') });
     } else if (issues.length > 0) {

@@ -83,13 +83,10 @@ function levelOf(target: string): 0 | 1 | 2 {
 export function appliesTo(override: OverrideRecord, subject: Subject, at: Date): boolean {
   if (override.expiresAt && override.expiresAt.getTime() <= at.getTime()) return false;
   // A subject without a user (tenant) id matches no user (tenant) target, not `user:undefined`.
-  if (override.target.startsWith('user:') && (!subject.userId || override.target !== `user:${subject.userId}`))
-    return false;
-  if (
-    override.target.startsWith('tenant:') &&
-    (!subject.tenantId || override.target !== `tenant:${subject.tenantId}`)
-  )
-    return false;
+  const user = subject.userId ? `user:${subject.userId}` : undefined;
+  const tenant = subject.tenantId ? `tenant:${subject.tenantId}` : undefined;
+  if (override.target.startsWith('user:') && override.target !== user) return false;
+  if (override.target.startsWith('tenant:') && override.target !== tenant) return false;
   if (override.rolloutPercent !== null) {
     if (!subject.userId) return false;
     return rolloutBucket(override.id, subject.userId) < override.rolloutPercent;

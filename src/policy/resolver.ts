@@ -51,6 +51,9 @@ export async function loadSnapshot(db: Kysely<Database>): Promise<PolicySnapshot
   };
 }
 
+/** After a failed refresh, the next attempt waits this long (the last good snapshot serves meanwhile). */
+const RETRY_AFTER_FAILURE_MS = 2000;
+
 export interface ResolverOptions {
   ttlMs?: number;
   log?: Logger;
@@ -91,6 +94,8 @@ export class PolicyResolver {
       this.#fetchedAt = Date.now();
     } catch (error) {
       if (!this.#snapshot) throw error;
+      // Serve the last good copy and try the database again in a couple of seconds, not on every call.
+      this.#fetchedAt = Date.now() - this.#ttlMs + RETRY_AFTER_FAILURE_MS;
       this.#log?.warn(
         { err: error, ageMs: Date.now() - this.#fetchedAt },
         'policy refresh failed; using last known good',

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
-import { mutate } from '../admins/permissions.ts';
+import { authorize, mutate } from '../admins/permissions.ts';
 import type { Operation } from '../audit/index.ts';
 import { writeAudit } from '../audit/index.ts';
 import type { Database } from '../db/types.ts';
@@ -220,6 +220,7 @@ export async function activateVersion(
   op: Operation,
   input: { name: PolicyName; version: string; scope: string; reason: string | null },
 ): Promise<PointerMove> {
+  await authorize(db, op, 'policy.activate', { type: 'policy_pointer', id: `${input.name}|${input.scope}` });
   const target = await findVersion(db, input.name, input.version, input.scope);
   const problems = configProblems(input.name, target.config);
   if (problems.length > 0) throw new InvalidConfigError(`${input.name} ${input.version}`, problems);
