@@ -4,9 +4,15 @@ import { analysisRun } from './analysis-run.ts';
 import { analysisScan } from './analysis-scan.ts';
 import type { HandlerFactory } from './context.ts';
 import { housekeeping } from './housekeeping.ts';
+import { keysReencrypt } from './keys-reencrypt.ts';
+import { slipCheck } from './slip-check.ts';
+import { slipRelease } from './slip-release.ts';
 
 export const HANDLERS: Record<string, HandlerFactory> = {
   [QUEUES.analysisScan.name]: analysisScan,
   [QUEUES.analysisRun.name]: analysisRun,
+  [QUEUES.slipCheck.name]: slipCheck,
+  [QUEUES.slipRelease.name]: slipRelease,
   [QUEUES.housekeeping.name]: housekeeping,
+  [QUEUES.keysReencrypt.name]: keysReencrypt,
 };

@@ -159,6 +159,7 @@ export async function seed(
     throw new UsageError('--days: a whole number from 1 to 3650');
   }
   const started = performance.now();
+  const startedAt = Date.now();
   const endDate = options.endDate ?? todayInSeoul();
   if (!/^\d{4}-\d{2}-\d{2}$/.test(endDate)) throw new UsageError('--end-date: use YYYY-MM-DD');
   const firstDay = seoulDay(endDate, -(options.days - 1));
@@ -235,10 +236,11 @@ export async function seed(
       if (!rng.chance(user.propensity)) continue;
       const diary = generateDiary(rng, { dayIndex: day });
       moods[diary.mood] += 1;
-      // Evenings in Korea, mostly: 19:00–01:00 KST.
+      // Evenings in Korea, mostly: 19:00–01:00 KST. Nobody writes in the future: later ones are dropped.
       const at = new Date(
         seoulDay(endDate, day - (options.days - 1)).getTime() + (19 * 60 + rng.int(360)) * 60_000,
       );
+      if (at.getTime() > startedAt) continue;
       batch.push({
         id: stableUuid(`sumda-seed:${s}:diary:${user.index}:${day}`),
         user_id: user.id,

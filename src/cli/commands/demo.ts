@@ -107,10 +107,63 @@ export function registerDemo(program: Command): void {
             ctx.out.line('  (operators see analyses and counts, never diary text)');
           }
 
+          heading(ctx, '3. analysis (offline analyzer; set OPENAI_API_KEY to use the model)');
+          const { loadKeyring } = await import('../../crypto/keyring.ts');
+          const { seedSafetyScenario } = await import('../../seed/scenario.ts');
+          const { keyring } = await loadKeyring(ctx.config, ctx.log);
+          await seedSafetyScenario(await ctx.db(), keyring);
+          const { runWorker } = await import('../../../jobs/runtime.ts');
+          const { createLogger } = await import('../../log.ts');
+          const worked = await runWorker({
+            url,
+            config: ctx.config,
+            log: createLogger({ level: 'warn', format: ctx.config.logFormat }).child({
+              cmd: 'demo',
+              reqId: ctx.requestId,
+            }),
+            once: true,
+            drainTimeoutMs: 30_000,
+            heartbeatMs: 60_000,
+            pollIntervalMs: 500,
+            signal: ctx.signal,
+          });
+          summary.worker = worked.processed;
+          const { demoAnalyses, demoSlips } = await import('../../seed/summary.ts');
+          const analyses = await demoAnalyses(await ctx.db(), 8);
+          summary.analyses = analyses;
+          if (!ctx.out.json) {
+            const run = worked.processed['analysis.run'];
+            ctx.out.line(`  analysed ${run?.completed ?? 0} entries; the most recent:`);
+            ctx.out.table(
+              ['written (KST)', 'user', '오늘의 장면', 'keywords', 'feeling'],
+              analyses.map((a) => [a.written, a.nickname, a.summary, a.keywords.join(', '), a.flow]),
+            );
+          }
+
+          heading(ctx, '4. slips and safety');
+          const slips = await demoSlips(await ctx.db());
+          summary.slips = slips;
+          if (!ctx.out.json) {
+            ctx.out.table(
+              ['user', 'slip status', 'rule', 'what the user was told'],
+              slips.users.map((u) => [u.nickname, u.status, u.rule, u.told.join(' / ')]),
+            );
+            ctx.out.line(
+              `  open warnings ${slips.openWarnings}, open slips ${slips.openSlips}, crisis notes ${slips.crisisNotes}, entries in the moderation queue ${slips.flagged}`,
+            );
+            ctx.out.line(
+              '  writing never pauses: only the AI reading does, for a while, and the user is told why',
+            );
+          }
+
           if (ctx.out.json) return ctx.out.data(summary);
           heading(ctx, 'next');
           ctx.out.line(`  export SUMDA_ACTOR=${op.actor?.email}`);
           ctx.out.line('  sumda policy list              # the AI policies in effect');
+          ctx.out.line('  sumda slip list --status all   # warnings and slips, with their evidence');
+          ctx.out.line(
+            '  sumda analysis stats           # analyses by prompt version, failures, tokens, cost',
+          );
           ctx.out.line('  sumda audit list               # everything the demo changed, and who did it');
           ctx.out.line('  sumda db url --reveal          # connect with psql');
         }),

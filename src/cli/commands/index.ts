@@ -5,10 +5,15 @@ import { registerAnalysis } from './analysis.ts';
 import { registerAudit } from './audit.ts';
 import { registerDb } from './db.ts';
 import { registerDemo } from './demo.ts';
+import { registerJobs } from './jobs.ts';
+import { registerKeys } from './keys.ts';
 import { registerOverride } from './override.ts';
 import { registerPolicy } from './policy.ts';
 import { registerPrompt } from './prompt.ts';
+import { registerQueues } from './queues.ts';
+import { registerSchedules } from './schedules.ts';
 import { registerSeed } from './seed.ts';
+import { registerSlip } from './slip.ts';
 import { registerWorker } from './worker.ts';
 
 export const COMMANDS: ((program: Command) => void)[] = [
@@ -21,5 +26,10 @@ export const COMMANDS: ((program: Command) => void)[] = [
   registerAudit,
   registerSeed,
   registerWorker,
+  registerKeys,
+  registerJobs,
+  registerQueues,
+  registerSchedules,
   registerAnalysis,
+  registerSlip,
 ];

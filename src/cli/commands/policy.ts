@@ -1,6 +1,6 @@
 /** `sumda policy …`: publish immutable versions, move the active pointer, explain what applies. */
 import type { Command } from 'commander';
-import { ExitCode } from '../../errors.ts';
+import { ExitCode, UsageError } from '../../errors.ts';
 import type { PolicyName } from '../../policy/schemas.ts';
 import type { CommandContext } from '../context.ts';
 import { act } from '../context.ts';
@@ -43,37 +43,45 @@ export function registerPolicy(program: Command): void {
       .requiredOption('--file <path>', 'the config as JSON, or - for stdin')
       .option('--scope <scope>', 'global | tenant:<id> | user:<id>', 'global')
       .option('--notes <text>', 'what changed and why')
-      .option('--dry-run', 'validate only; write nothing')
+      .option(
+        '--dry-run',
+        'validate only (slip/ethics: replay recent analyses against the active config); write nothing',
+      )
+      .option('--days <n>', 'with --dry-run of slip/ethics: days of analyses to replay', '30')
       .option('--json', 'machine-readable result on stdout')
       .action(
-        act<{ version: string; file: string; scope: string; notes?: string }>(async (ctx, opts, [name]) => {
-          const { publishVersion, requirePolicyName, validatePublish } = await import(
-            '../../policy/versions.ts'
-          );
-          const { parseScope } = await import('../../policy/scope.ts');
-          const input = {
-            name: requirePolicyName(name!),
-            version: opts.version,
-            scope: parseScope(opts.scope),
-            config: parseJson(await readInput(opts.file), opts.file === '-' ? 'stdin' : opts.file),
-            notes: opts.notes ?? null,
-          };
-          validatePublish(input);
-          if (opts.dryRun) {
-            if (ctx.out.json) return ctx.out.data({ valid: true, dryRun: true });
-            return ctx.out.success(
-              `${input.name} ${input.version} is valid; nothing was written (--dry-run)`,
+        act<{ version: string; file: string; scope: string; notes?: string; days: string }>(
+          async (ctx, opts, [name]) => {
+            const { publishVersion, requirePolicyName, validatePublish } = await import(
+              '../../policy/versions.ts'
             );
-          }
-          const result = await publishVersion(await ctx.db(), await ctx.operation(), input);
-          if (ctx.out.json) return ctx.out.data(result);
-          ctx.out.success(
-            `published ${input.name} ${input.version} (${input.scope}), content ${result.contentHash.slice(0, 12)}`,
-          );
-          if (result.identicalTo.length > 0)
-            ctx.out.warn(`identical content to ${result.identicalTo.join(', ')}`);
-          ctx.out.note(`activate it with: sumda policy activate ${input.name} ${input.version} --reason "…"`);
-        }),
+            const { parseScope } = await import('../../policy/scope.ts');
+            const input = {
+              name: requirePolicyName(name!),
+              version: opts.version,
+              scope: parseScope(opts.scope),
+              config: parseJson(await readInput(opts.file), opts.file === '-' ? 'stdin' : opts.file),
+              notes: opts.notes ?? null,
+            };
+            validatePublish(input);
+            if (opts.dryRun) {
+              if (ctx.out.json) return ctx.out.data({ valid: true, dryRun: true });
+              return ctx.out.success(
+                `${input.name} ${input.version} is valid; nothing was written (--dry-run)`,
+              );
+            }
+            const result = await publishVersion(await ctx.db(), await ctx.operation(), input);
+            if (ctx.out.json) return ctx.out.data(result);
+            ctx.out.success(
+              `published ${input.name} ${input.version} (${input.scope}), content ${result.contentHash.slice(0, 12)}`,
+            );
+            if (result.identicalTo.length > 0)
+              ctx.out.warn(`identical content to ${result.identicalTo.join(', ')}`);
+            ctx.out.note(
+              `activate it with: sumda policy activate ${input.name} ${input.version} --reason "…"`,
+            );
+          },
+        ),
       ),
     [
       'sumda policy publish slip --version v1.1.0 --file slip.json --notes "gentler warnings"',
@@ -86,11 +94,12 @@ export function registerPolicy(program: Command): void {
       .command('activate <name> <version>')
       .description('point the policy at a published version (the previous target is remembered)')
       .option('--scope <scope>', 'global | tenant:<id> | user:<id>', 'global')
-      .requiredOption('--reason <text>', 'why, for the audit trail')
-      .option('--dry-run', 'show the change; write nothing')
+      .option('--reason <text>', 'why, for the audit trail (required unless --dry-run)')
+      .option('--dry-run', 'show the change (slip/ethics: and its replayed impact); write nothing')
+      .option('--days <n>', 'with --dry-run of slip/ethics: days of analyses to replay', '30')
       .option('--json', 'machine-readable result on stdout')
       .action(
-        act<{ scope: string; reason: string }>(async (ctx, opts, [name, version]) => {
+        act<{ scope: string; reason?: string; days: string }>(async (ctx, opts, [name, version]) => {
           const { activateVersion, requirePolicyName, showConfig } = await import('../../policy/versions.ts');
           const { parseScope } = await import('../../policy/scope.ts');
           const policyName = requirePolicyName(name!);
@@ -104,6 +113,7 @@ export function registerPolicy(program: Command): void {
               `${policyName} ${version}`,
             ]);
           }
+          if (!opts.reason) throw new UsageError("required option '--reason <text>' not specified");
           const move = await activateVersion(db, await ctx.operation(), {
             name: policyName,
             version: version!,

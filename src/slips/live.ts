@@ -1,0 +1,246 @@
+/**
+ * The live slip flow. `checkSlips` runs for each new analysis (queue slip.check): it evaluates the
+ * slip and ethics policy and, in one transaction per user (serialised by an advisory lock, so two
+ * analyses of one user at once still yield one open condition): records a warning or slip in
+ * admin.slip_conditions (an escalation closes the old row and opens a new one, so history stays
+ * readable), tells the user through notifications in plain Korean, shows crisis resources on
+ * self-harm signals whatever the decision, and puts entries with moderation tags in the
+ * moderation queue (flagged for an operator, never deleted automatically).
+ * `releaseDueSlips` (queue slip.release, every minute) ends conditions whose time is up, exactly once.
+ */
+import { type Kysely, sql } from 'kysely';
+import type { Database } from '../db/types.ts';
+import type { Logger } from '../log.ts';
+import { policyStamp } from '../policy/resolve.ts';
+import type { PolicyResolver } from '../policy/resolver.ts';
+import { parseDuration, toPgInterval } from '../util/duration.ts';
+import { type AnalysisFacts, evaluateSlip, factsFromMetadata, type SlipDecision } from './evaluate.ts';
+import { crisisMessage, slipMessage, type UserMessage } from './messages.ts';
+
+export interface SlipDeps {
+  db: Kysely<Database>;
+  resolver: PolicyResolver;
+  log: Logger;
+  now?: () => Date;
+}
+
+/** Entries older than this were re-analysed in bulk (backfills): they never trigger a live slip. */
+export const LIVE_WINDOW_MS = 2 * 86_400_000;
+
+export type CheckResult =
+  | {
+      analysisId: string;
+      status: 'checked';
+      decision: SlipDecision['decision'];
+      rule: string;
+      action: string;
+      crisis: boolean;
+    }
+  | { analysisId: string; status: 'skipped'; reason: 'missing' | 'stale' };
+
+async function notify(
+  trx: Kysely<Database>,
+  userId: string,
+  type: 'slip' | 'crisis',
+  message: UserMessage,
+  dedupeKey: string,
+): Promise<void> {
+  await trx
+    .insertInto('notifications')
+    .values({ user_id: userId, type, title: message.title, message: message.body, dedupe_key: dedupeKey })
+    .onConflict((oc) => oc.column('dedupe_key').where('dedupe_key', 'is not', null).doNothing())
+    .execute();
+}
+
+export async function checkSlips(deps: SlipDeps, analysisIds: string[]): Promise<CheckResult[]> {
+  const { db } = deps;
+  const now = deps.now?.() ?? new Date();
+  const rows = await db
+    .selectFrom('analysis_results as a')
+    .innerJoin('diary_entries as d', 'd.id', 'a.diary_id')
+    .select(['a.id', 'a.user_id', 'a.diary_id', 'a.metadata', 'd.created_at as written_at'])
+    .where('a.id', 'in', analysisIds)
+    .execute();
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const results: CheckResult[] = [];
+  for (const analysisId of analysisIds) {
+    const row = byId.get(analysisId);
+    if (!row) {
+      results.push({ analysisId, status: 'skipped', reason: 'missing' });
+      continue;
+    }
+    if (now.getTime() - row.written_at.getTime() > LIVE_WINDOW_MS) {
+      results.push({ analysisId, status: 'skipped', reason: 'stale' });
+      continue;
+    }
+    const resolution = await deps.resolver.resolve({ userId: row.user_id });
+    const { slip, ethics } = resolution.configs;
+    const stamp = policyStamp(resolution, ['slip', 'ethics']);
+    const entry = factsFromMetadata(row.id, row.written_at, row.metadata);
+    results.push(
+      await db.transaction().execute(async (trx) => {
+        await sql`select pg_advisory_xact_lock(hashtextextended(${`slip:${row.user_id}`}, 0))`.execute(trx);
+        const windowStart = new Date(row.written_at.getTime() - slip.window_days * 86_400_000);
+        const recent = await trx
+          .selectFrom('analysis_results as a')
+          .innerJoin('diary_entries as d', 'd.id', 'a.diary_id')
+          .select(['a.id', 'a.metadata', 'd.created_at'])
+          .where('a.user_id', '=', row.user_id)
+          .where('a.id', '<>', row.id)
+          .where('d.created_at', '>', windowStart)
+          .where('d.created_at', '<=', row.written_at)
+          // One result per entry: the latest prompt version's reading.
+          .distinctOn('a.diary_id')
+          .orderBy('a.diary_id')
+          .orderBy('a.created_at', 'desc')
+          .execute();
+        const facts: AnalysisFacts[] = recent.map((r) => factsFromMetadata(r.id, r.created_at, r.metadata));
+        const open = await trx
+          .selectFrom('admin.slip_conditions')
+          .select(['id', 'status', 'source', 'triggered_at', 'duration'])
+          .where('user_id', '=', row.user_id)
+          .where('released_at', 'is', null)
+          .forUpdate()
+          .executeTakeFirst();
+        const warned = await trx
+          .selectFrom('admin.slip_conditions')
+          .select('id')
+          .where('user_id', '=', row.user_id)
+          .where('status', 'in', ['warning', 'slipped'])
+          .where('triggered_at', '>', windowStart)
+          .limit(1)
+          .executeTakeFirst();
+        const decision = evaluateSlip({
+          slip,
+          ethics,
+          entry,
+          recent: facts,
+          open: open ? { status: open.status, source: open.source, triggeredAt: open.triggered_at } : null,
+          warnedInWindow: Boolean(warned),
+        });
+        const metrics = {
+          analysis_id: row.id,
+          rule: decision.rule,
+          score: decision.score,
+          ...decision.evidence,
+          crisis: decision.crisis,
+          moderation: decision.moderation,
+          ruleset_version: stamp.policy_versions.slip,
+          ethics_version: stamp.policy_versions.ethics,
+          override_ids: stamp.override_ids,
+        };
+
+        if (decision.crisis) {
+          await notify(trx, row.user_id, 'crisis', crisisMessage(ethics), `crisis:${row.id}`);
+        }
+        if (decision.moderation.length > 0) {
+          const reason = `ethics: ${decision.moderation.join(', ')}`;
+          const flagged = await trx
+            .updateTable('diary_entries')
+            .set({ flagged_at: sql<Date>`now()`, flag_reason: reason })
+            .where('id', '=', row.diary_id)
+            .where('flagged_at', 'is', null)
+            .executeTakeFirst();
+          if (Number(flagged.numUpdatedRows) > 0) {
+            await trx
+              .insertInto('admin.content_moderation_logs')
+              .values({ diary_id: row.diary_id, action: 'flag', reason, admin_id: null })
+              .execute();
+          }
+        }
+
+        let action = 'none';
+        const rank = { normal: 0, warning: 1, slipped: 2 } as const;
+        const escalates =
+          decision.decision !== 'normal' &&
+          (!open || (open.source === 'auto' && rank[decision.decision] > rank[open.status]));
+        if (escalates) {
+          if (open) {
+            await trx
+              .updateTable('admin.slip_conditions')
+              .set({ released_at: sql<Date>`now()`, release_reason: `escalated to ${decision.decision}` })
+              .where('id', '=', open.id)
+              .execute();
+          }
+          const inserted = await trx
+            .insertInto('admin.slip_conditions')
+            .values({
+              user_id: row.user_id,
+              analysis_id: row.id,
+              metrics: JSON.stringify(metrics),
+              status: decision.decision,
+              source: 'auto',
+              duration: toPgInterval(parseDuration(decision.duration!)),
+            })
+            .returning(['id', 'triggered_at'])
+            .executeTakeFirstOrThrow();
+          const until = new Date(inserted.triggered_at.getTime() + parseDuration(decision.duration!));
+          await notify(
+            trx,
+            row.user_id,
+            'slip',
+            slipMessage(slip, decision.decision as 'warning' | 'slipped', {
+              duration: decision.duration,
+              until,
+            }),
+            `slip:${inserted.id}:open`,
+          );
+          action = open ? `escalated ${open.status} → ${decision.decision}` : `opened ${decision.decision}`;
+          deps.log.info(
+            {
+              userHash: row.user_id.slice(0, 8),
+              slipId: inserted.id,
+              decision: decision.decision,
+              rule: decision.rule,
+            },
+            'slip condition opened',
+          );
+        }
+        return {
+          analysisId: row.id,
+          status: 'checked' as const,
+          decision: decision.decision,
+          rule: decision.rule,
+          action,
+          crisis: decision.crisis,
+        };
+      }),
+    );
+  }
+  return results;
+}
+
+/** Ends every condition whose time is up; a slipped user is told the AI reading is back. Exactly once. */
+export async function releaseDueSlips(deps: SlipDeps, batchSize = 500): Promise<number> {
+  let released = 0;
+  for (;;) {
+    const done = await deps.db.transaction().execute(async (trx) => {
+      const due = await trx
+        .selectFrom('admin.slip_conditions')
+        .select(['id', 'user_id', 'status'])
+        .where('released_at', 'is', null)
+        .where('duration', 'is not', null)
+        .where(sql<boolean>`triggered_at + duration <= now()`)
+        .orderBy('triggered_at')
+        .limit(batchSize)
+        .forUpdate()
+        .skipLocked()
+        .execute();
+      for (const c of due) {
+        await trx
+          .updateTable('admin.slip_conditions')
+          .set({ released_at: sql<Date>`now()`, release_reason: 'time elapsed' })
+          .where('id', '=', c.id)
+          .where('released_at', 'is', null)
+          .execute();
+        if (c.status === 'slipped') {
+          const { slip } = (await deps.resolver.resolve({ userId: c.user_id })).configs;
+          await notify(trx, c.user_id, 'slip', slipMessage(slip, 'released'), `slip:${c.id}:released`);
+        }
+      }
+      return due.length;
+    });
+    released += done;
+    if (done < batchSize) return released;
+  }
+}
