@@ -1,5 +1,5 @@
 /**
- * Typed errors and the exit codes they carry. The CLI's one error boundary (src/cli/boundary.ts)
+ * Typed errors and the exit codes they carry. The CLI's one error boundary (`act` in src/cli/context.ts)
  * prints `error.message` as a single line and exits with `error.exitCode`; the stack is shown only
  * with --verbose or DEBUG. Domain modules throw these; they never call process.exit themselves.
  */

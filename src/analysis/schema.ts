@@ -125,7 +125,12 @@ export function parseAnalysis(
   if (!parsed.success) {
     return {
       ok: false,
-      problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
+      // Problems are recorded (error_logs, job output): never zod's list of unrecognized keys, which
+      // repeats the model's own key names — text that may echo the diary.
+      problems: parsed.error.issues.map(
+        (i) =>
+          `${i.path.join('.') || '(root)'}: ${i.code === 'unrecognized_keys' ? `${i.keys.length} field(s) not in the schema` : i.message}`,
+      ),
     };
   }
   const problems = semanticProblems(parsed.data);

@@ -16,6 +16,7 @@ export function createSharedBudget(db: Kysely<any>, name: string, perMinute: num
   return {
     async acquire(signal) {
       for (;;) {
+        if (signal?.aborted) throw signal.reason ?? new Error('aborted');
         const taken = await sql<{ used: number; wait_ms: number }>`
           insert into sumda.rate_windows as w (budget, window_start, used)
           values (${name}, date_trunc('minute', now()), 1)
@@ -28,7 +29,18 @@ export function createSharedBudget(db: Kysely<any>, name: string, perMinute: num
         );
         const waitMs = (next.rows[0]?.wait_ms ?? 1000) + Math.floor(Math.random() * 250);
         if (signal?.aborted) throw signal.reason ?? new Error('aborted');
-        await new Promise((r) => setTimeout(r, waitMs));
+        // The wait is up to a minute: an abort (drain timeout, second signal) must end it at once.
+        await new Promise<void>((resolve, reject) => {
+          const onAbort = () => {
+            clearTimeout(timer);
+            reject(signal?.reason ?? new Error('aborted'));
+          };
+          const timer = setTimeout(() => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          }, waitMs);
+          signal?.addEventListener('abort', onAbort, { once: true });
+        });
       }
     },
   };

@@ -21,7 +21,7 @@ export type BatchHandler = (jobs: Job<unknown>[], signal: AbortSignal) => Promis
 export interface PumpOptions {
   batchSize: number;
   concurrency: number;
-  /** Seconds between fetches while the queue is empty. */
+  /** Milliseconds between fetches while the queue is empty. */
   pollIntervalMs: number;
   /** Drain once and stop: resolve `finished` when nothing is due and nothing is in flight. */
   once: boolean;
