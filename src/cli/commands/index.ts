@@ -7,6 +7,7 @@ import { registerDb } from './db.ts';
 import { registerDemo } from './demo.ts';
 import { registerJobs } from './jobs.ts';
 import { registerKeys } from './keys.ts';
+import { registerModeration } from './moderation.ts';
 import { registerOverride } from './override.ts';
 import { registerPolicy } from './policy.ts';
 import { registerPrompt } from './prompt.ts';
@@ -14,22 +15,30 @@ import { registerQueues } from './queues.ts';
 import { registerSchedules } from './schedules.ts';
 import { registerSeed } from './seed.ts';
 import { registerSlip } from './slip.ts';
+import { registerUser } from './user.ts';
 import { registerWorker } from './worker.ts';
 
 export const COMMANDS: ((program: Command) => void)[] = [
+  // getting started and the schema
   registerDemo,
   registerDb,
-  registerAdmin,
-  registerPolicy,
-  registerOverride,
-  registerPrompt,
-  registerAudit,
   registerSeed,
+  // the job runner
   registerWorker,
-  registerKeys,
   registerJobs,
   registerQueues,
   registerSchedules,
+  // the service: analyses, safety, moderation, accounts
   registerAnalysis,
   registerSlip,
+  registerModeration,
+  registerUser,
+  // AI policies and prompts
+  registerPolicy,
+  registerOverride,
+  registerPrompt,
+  // operators, the audit trail, keys
+  registerAdmin,
+  registerAudit,
+  registerKeys,
 ];

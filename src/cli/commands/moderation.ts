@@ -1,0 +1,75 @@
+/** `sumda moderation …`: the queue of flagged diary entries, and what operators do with them. */
+import type { Command } from 'commander';
+import { act } from '../context.ts';
+import { examples } from '../help.ts';
+import { parseIntFlag, parseUuid } from '../input.ts';
+
+const ACTIONS = [
+  ['block', 'hide the entry from the app (reversible with restore)'],
+  ['delete', 'soft-delete the entry (reversible with restore; the ciphertext stays)'],
+  ['restore', 'make a blocked or deleted entry visible again'],
+  ['dismiss', 'take the entry off the queue without changing it'],
+] as const;
+
+export function registerModeration(program: Command): void {
+  const moderation = program
+    .command('moderation')
+    .description('the moderation queue: flagged diary entries (never their text)');
+
+  examples(
+    moderation
+      .command('list')
+      .description('flagged entries, oldest first, with their analysis and flag')
+      .option('--all', 'also entries already blocked or deleted')
+      .option('--limit <n>', 'at most this many', '100')
+      .option('--json', 'machine-readable result on stdout')
+      .action(
+        act<{ all?: boolean; limit: string }>(async (ctx, opts) => {
+          const { listFlagged } = await import('../../moderation/index.ts');
+          const rows = await listFlagged(await ctx.db(), {
+            includeHandled: opts.all,
+            limit: parseIntFlag(opts.limit, '--limit', 1, 10_000),
+          });
+          if (ctx.out.json) return ctx.out.data(rows);
+          ctx.out.table(
+            ['entry', 'user', 'written', 'state', 'flagged', 'why', '오늘의 장면'],
+            rows.map((r) => [
+              r.id,
+              r.user_id,
+              r.created_at,
+              r.moderation_state,
+              r.flagged_at,
+              r.flag_reason,
+              r.summary,
+            ]),
+          );
+        }),
+      ),
+    ['sumda moderation list', 'sumda moderation list --all --json'],
+  );
+
+  for (const [action, description] of ACTIONS) {
+    examples(
+      moderation
+        .command(`${action} <entry>`)
+        .description(description)
+        .requiredOption('--reason <text>', 'why, for the moderation log and the audit trail')
+        .action(
+          act<{ reason: string }>(async (ctx, opts, [entry]) => {
+            const { moderate } = await import('../../moderation/index.ts');
+            const result = await moderate(await ctx.db(), await ctx.operation(), {
+              diaryId: parseUuid(entry!, 'entry'),
+              action,
+              reason: opts.reason,
+            });
+            ctx.out.success(
+              `${result.id}: ${result.before} → ${result.after}${action === 'dismiss' ? ' (unflagged)' : ''}`,
+            );
+          }),
+        ),
+      [
+        `sumda moderation ${action} 2b7c… --reason "reviewed: ${action === 'dismiss' ? 'fiction, not a threat' : 'violates the community policy'}"`,
+      ],
+    );
+  }
+}

@@ -1,0 +1,81 @@
+/** `sumda user …`: one account for support (no diary text), and account state changes. */
+import type { Command } from 'commander';
+import { UsageError } from '../../errors.ts';
+import { act } from '../context.ts';
+import { examples } from '../help.ts';
+import { parseUuid } from '../input.ts';
+
+export function registerUser(program: Command): void {
+  const user = program.command('user').description('service accounts: the support view and account states');
+
+  examples(
+    user
+      .command('show <id>')
+      .description('account, subscription, activity, open slip and state history (no diary text)')
+      .option('--json', 'machine-readable result on stdout')
+      .action(
+        act(async (ctx, _opts, [id]) => {
+          const { showUser } = await import('../../users/index.ts');
+          const shown = await showUser(await ctx.db(), parseUuid(id!, 'user'));
+          if (ctx.out.json) return ctx.out.data(shown);
+          const s = shown.subscription;
+          ctx.out.fields([
+            ['user', `${shown.user.id} (${shown.user.nickname})`],
+            ['email', shown.user.email ?? '(social login)'],
+            ['state', shown.user.state],
+            ['joined', shown.user.created_at],
+            [
+              'subscription',
+              s ? `${s.plan} ${s.status}, next billing ${s.next_billing_at?.toISOString() ?? '-'}` : 'none',
+            ],
+            [
+              'diaries',
+              `${shown.activity.diaries} (last ${shown.activity.last_written?.toISOString() ?? '-'})`,
+            ],
+            ['analyses', shown.activity.analyses],
+            ['flagged entries', shown.activity.flagged],
+            [
+              'open slip',
+              shown.openSlip
+                ? `${shown.openSlip.status} (${shown.openSlip.source}) since ${shown.openSlip.triggered_at.toISOString()} — ${shown.openSlip.id}`
+                : 'none',
+            ],
+          ]);
+          if (shown.stateHistory.length > 0) {
+            ctx.out.table(
+              ['changed', 'from', 'to', 'by', 'reason'],
+              shown.stateHistory.map((h) => [
+                h.changed_at,
+                h.old_state,
+                h.new_state,
+                h.by ?? '(system)',
+                h.reason,
+              ]),
+            );
+          }
+        }),
+      ),
+    ['sumda user show 6f1c…'],
+  );
+
+  examples(
+    user
+      .command('set-state <id> <state>')
+      .description('change an account state: active | inactive | resigned | banned')
+      .requiredOption('--reason <text>', 'why, for the state log and the audit trail')
+      .action(
+        act<{ reason: string }>(async (ctx, opts, [id, state]) => {
+          const { setUserState, USER_STATES } = await import('../../users/index.ts');
+          if (!(USER_STATES as readonly string[]).includes(state!))
+            throw new UsageError(`state ${state}: use ${USER_STATES.join(', ')}`);
+          const result = await setUserState(await ctx.db(), await ctx.operation(), {
+            userId: parseUuid(id!, 'user'),
+            state: state as (typeof USER_STATES)[number],
+            reason: opts.reason,
+          });
+          ctx.out.success(`${result.id}: ${result.before} → ${result.after}`);
+        }),
+      ),
+    ['sumda user set-state 6f1c… banned --reason "abuse report #412, confirmed"'],
+  );
+}
