@@ -9,6 +9,7 @@ import { type Kysely, sql } from 'kysely';
 import { authorize, mutate } from '../admins/permissions.ts';
 import type { Operation } from '../audit/index.ts';
 import { writeAudit } from '../audit/index.ts';
+import { lockFor, lockNames } from '../db/locks.ts';
 import type { Database } from '../db/types.ts';
 import { NotFoundError, PgCode, pgCode, UsageError } from '../errors.ts';
 import { findPrompt } from '../prompts/index.ts';
@@ -203,9 +204,7 @@ async function movePointer(
 
 async function lockPointer(trx: Kysely<Database>, name: PolicyName, scope: string) {
   // The advisory lock covers the first activation too, when there is no row yet to lock.
-  await sql`select pg_advisory_xact_lock(hashtextextended(${`policy-pointer:${name}|${scope}`}, 0))`.execute(
-    trx,
-  );
+  await lockFor(trx, lockNames.policyPointer(name, scope));
   return trx
     .selectFrom('admin.ai_policy_active')
     .select(['id', 'version_id', 'previous_version_id'])

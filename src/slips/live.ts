@@ -9,6 +9,7 @@
  * `releaseDueSlips` (queue slip.release, every minute) ends conditions whose time is up, exactly once.
  */
 import { type Kysely, sql } from 'kysely';
+import { lockFor, lockNames } from '../db/locks.ts';
 import type { Database } from '../db/types.ts';
 import type { Logger } from '../log.ts';
 import { policyStamp } from '../policy/resolve.ts';
@@ -79,7 +80,7 @@ export async function checkSlips(deps: SlipDeps, analysisIds: string[]): Promise
     const entry = factsFromMetadata(row.id, row.written_at, row.metadata);
     results.push(
       await db.transaction().execute(async (trx) => {
-        await sql`select pg_advisory_xact_lock(hashtextextended(${`slip:${row.user_id}`}, 0))`.execute(trx);
+        await lockFor(trx, lockNames.userSlip(row.user_id));
         const windowStart = new Date(row.written_at.getTime() - slip.window_days * 86_400_000);
         const recent = await trx
           .selectFrom('analysis_results as a')

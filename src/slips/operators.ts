@@ -6,6 +6,7 @@
 import { type Kysely, sql } from 'kysely';
 import { authorize, mutate } from '../admins/permissions.ts';
 import { type Operation, writeAudit } from '../audit/index.ts';
+import { lockFor, lockNames } from '../db/locks.ts';
 import type { Database } from '../db/types.ts';
 import { NotFoundError, UsageError } from '../errors.ts';
 import type { PolicyResolver } from '../policy/resolver.ts';
@@ -90,7 +91,7 @@ export async function showSlip(db: Kysely<Database>, id: string) {
 }
 
 async function lockOpen(trx: Kysely<Database>, userId: string) {
-  await sql`select pg_advisory_xact_lock(hashtextextended(${`slip:${userId}`}, 0))`.execute(trx);
+  await lockFor(trx, lockNames.userSlip(userId));
   return trx
     .selectFrom('admin.slip_conditions')
     .select(['id', 'status', 'source', 'triggered_at', 'duration', 'released_at'])
