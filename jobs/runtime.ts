@@ -22,6 +22,9 @@ import { QueuePump } from '../src/queue/pump.ts';
 import type { JobContext } from './context.ts';
 import { HANDLERS } from './index.ts';
 
+/** After a drain timeout, how long aborted jobs get to be handed back before the connections close. */
+const ABORT_GRACE_MS = 2000;
+
 export interface WorkerOptions {
   url: string;
   config: Config;
@@ -128,9 +131,13 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
     cleanup.unshift(async () => clearInterval(pauseTimer));
 
     const onFailure = async (job: Job<unknown>, error: Error, definition: QueueDefinition) => {
+      const data = (job.data ?? {}) as { requestId?: string; promptName?: string; promptVersion?: string };
+      // The last attempt: the job is dead-lettered now. Marked terminal (with the prompt, for analyses)
+      // so the every-minute scan stops re-enqueueing the entry; operators re-run it on purpose.
+      const terminal = job.retryCount >= definition.retryLimit;
       await recordError(db, {
         service: definition.service,
-        severity: job.retryCount + 1 > definition.retryLimit ? 'error' : 'warn',
+        severity: terminal ? 'error' : 'warn',
         refId: refIdOf(job.data),
         message: `${definition.name} failed: ${error.message}`,
         stack: error.stack ?? null,
@@ -139,7 +146,9 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
           job_id: job.id,
           attempt: job.retryCount + 1,
           retry_limit: definition.retryLimit,
-          request_id: (job.data as { requestId?: string } | null)?.requestId ?? null,
+          request_id: data.requestId ?? null,
+          ...(terminal ? { terminal: true, outcome: 'dead_lettered' } : {}),
+          ...(data.promptVersion ? { prompt_name: data.promptName, prompt_version: data.promptVersion } : {}),
         },
       });
     };
@@ -225,11 +234,20 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
     ]);
     clearTimeout(timer);
     if (!drained) {
-      for (const p of pumps) p.abort();
       log.error(
         { inFlight: pumps.reduce((n, p) => n + p.stats.inFlight, 0) },
-        'drain timed out; in-flight jobs will be retried after they expire',
+        'drain timed out; aborting in-flight jobs (they will be retried)',
       );
+      for (const p of pumps) p.abort();
+      // Aborted calls end at once: let their batches hand the jobs back (retry) and record the
+      // failures before the connections close — else they stay active until they expire.
+      await Promise.race([
+        Promise.all(pumps.map((p) => p.drained())),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, ABORT_GRACE_MS);
+        }),
+      ]);
+      clearTimeout(timer);
     }
     tally(pumps);
     log.info({ processed: totals, drained }, 'worker stopped');

@@ -28,6 +28,22 @@ const SYSTEM = [
   'Never describe methods of self-harm, in any field.',
 ].join(' ');
 
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted)
+      return reject(new RetryableAnalysisError('the call was aborted (the worker is stopping)'));
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new RetryableAnalysisError('the call was aborted (the worker is stopping)'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 export interface OpenAIAnalyzerOptions {
   apiKey: string;
   baseURL?: string | undefined;
@@ -78,7 +94,7 @@ export function createOpenAIAnalyzer(options: OpenAIAnalyzerOptions): Analyzer {
 
   async function call(messages: Message[], request: AnalyzeRequest) {
     const wait = cooldownUntil - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (wait > 0) await sleep(wait, request.signal);
     try {
       return await client.chat.completions
         .create(
@@ -94,7 +110,10 @@ export function createOpenAIAnalyzer(options: OpenAIAnalyzerOptions): Analyzer {
         )
         .withResponse();
     } catch (error) {
-      if (error instanceof OpenAI.APIConnectionError || error instanceof OpenAI.APIUserAbortError) {
+      if (error instanceof OpenAI.APIUserAbortError) {
+        throw new RetryableAnalysisError('the call was aborted (the worker is stopping)', { cause: error });
+      }
+      if (error instanceof OpenAI.APIConnectionError) {
         throw new RetryableAnalysisError(`OpenAI unreachable: ${error.message}`, { cause: error });
       }
       if (error instanceof OpenAI.APIError) {
@@ -121,7 +140,8 @@ export function createOpenAIAnalyzer(options: OpenAIAnalyzerOptions): Analyzer {
           );
         }
         return {
-          rejected: `OpenAI ${status} ${error.code ?? ''}: ${error.message}`.slice(0, 300),
+          // Status and code only: the API's message may quote the input, which holds the diary.
+          rejected: `OpenAI ${status} ${error.code ?? error.type ?? 'error'}`,
           requestId: error.requestID ?? null,
         };
       }

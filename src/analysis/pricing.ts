@@ -12,8 +12,11 @@ export const PRICE_TABLE = {
     'gpt-4.1-nano': { input: 0.1, cachedInput: 0.025, output: 0.4 },
     'gpt-4.1-mini': { input: 0.4, cachedInput: 0.1, output: 1.6 },
     'gpt-4.1': { input: 2, cachedInput: 0.5, output: 8 },
+    'gpt-5-nano': { input: 0.05, cachedInput: 0.005, output: 0.4 },
     'gpt-5-mini': { input: 0.25, cachedInput: 0.025, output: 2 },
     'gpt-5': { input: 1.25, cachedInput: 0.125, output: 10 },
+    'o4-mini': { input: 1.1, cachedInput: 0.275, output: 4.4 },
+    o3: { input: 2, cachedInput: 0.5, output: 8 },
   } as Record<string, { input: number; cachedInput: number; output: number }>,
 } as const;
 

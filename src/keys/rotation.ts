@@ -367,7 +367,7 @@ export async function reencryptBatch(
     await planByPrimaryKey(trx, true);
     let query = trx
       .selectFrom('diary_entries as d')
-      .select(['d.id', 'd.user_id', 'd.content_enc'])
+      .select(['d.id', 'd.user_id', 'd.content_enc', 'd.content_key_id'])
       .where('d.content_key_id', '<>', activeKeyId)
       .where(skippedCondition(rotationId))
       .orderBy('d.id')
@@ -398,7 +398,7 @@ export async function reencryptBatch(
           message: `keys.reencrypt skipped the entry: ${error.message}`,
           context: {
             rotation: String(rotationId ?? 0),
-            key_id: keyIdOrNull(row.content_enc),
+            key_id: row.content_key_id,
             target_key_id: activeKeyId,
             request_id: options.requestId ?? null,
           },
@@ -435,12 +435,6 @@ export async function reencryptBatch(
       await options.onMore(trx, { after: result.after, delaySeconds: result.delaySeconds });
     return { rotationId, activeKeyId, done: ids.length, skipped, ...result };
   });
-}
-
-function keyIdOrNull(sealed: Buffer): string | null {
-  if (sealed.length < 2) return null;
-  const id = sealed.subarray(2, 2 + sealed[1]!).toString('ascii');
-  return KEY_ID.test(id) ? id : null;
 }
 
 export interface InlineResult {

@@ -14,7 +14,18 @@ export const POLICY_NAMES = ['ethics', 'slip', 'tone', 'mode', 'analysis'] as co
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
 const koreanText = (max: number) => z.string().min(1).max(max);
-const duration = z.string().regex(/^(\d+(ms|s|m|h|d|w))+$/, 'a duration like 24h, 3d or 1h30m');
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 } as const;
+const duration = z
+  .string()
+  .regex(/^(\d+(s|m|h|d|w))+$/, 'a duration like 24h, 3d or 1h30m')
+  .refine(
+    (d) =>
+      [...d.matchAll(/(\d+)(s|m|h|d|w)/g)].reduce(
+        (sum, [, n, unit]) => sum + Number(n) * UNIT_SECONDS[unit as keyof typeof UNIT_SECONDS],
+        0,
+      ) >= 60,
+    'at least one minute',
+  );
 
 const crisisResource = z
   .object({

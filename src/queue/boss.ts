@@ -5,6 +5,8 @@
  */
 import { type Kysely, sql } from 'kysely';
 import { fromKysely, PgBoss } from 'pg-boss';
+import type { Database } from '../db/types.ts';
+import { pgCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import {
   ALL_QUEUES,
@@ -85,7 +87,7 @@ export async function ensureQueueSchema(url: string, log?: Logger): Promise<void
 
 export interface EnqueueOptions {
   /** Enqueue inside this kysely transaction. */
-  trx?: Kysely<any>;
+  trx?: Kysely<Database>;
   singletonKey?: string;
   startAfter?: Date | number;
   priority?: number;
@@ -113,7 +115,7 @@ export async function enqueueMany<K extends QueueKey>(
   boss: PgBoss,
   key: K,
   jobs: { payload: PayloadOf<K>; singletonKey?: string }[],
-  options: { trx?: Kysely<any> } = {},
+  options: { trx?: Kysely<Database> } = {},
 ): Promise<void> {
   if (jobs.length === 0) return;
   const def = QUEUES[key];
@@ -127,8 +129,47 @@ export async function enqueueMany<K extends QueueKey>(
   );
 }
 
+/**
+ * pg-boss's own per-job-output completion (what `work({ perJobResults })` runs), written here
+ * because pg-boss exposes it only to `work()` handlers: `complete()` takes one output for all its
+ * ids, so a batch whose jobs each have their own output would cost one statement and one commit
+ * per job. Fenced like `complete()` with fetched jobs: only the attempt that was fetched (still
+ * active, same retry count) is completed.
+ */
+const COMPLETE_WITH_OUTPUTS = `
+  update pgboss.job j
+  set completed_on = pgboss.job_now(), state = 'completed', output = i.output
+  from json_to_recordset($2::text::json) as i (id uuid, retry_count int, output jsonb)
+  where j.name = $1 and j.id = i.id and j.state = 'active' and j.retry_count = i.retry_count`;
+/** SQLSTATEs meaning pg-boss's tables no longer look like this statement expects (after an upgrade). */
+const SCHEMA_MISMATCH = new Set([
+  '42P01', // undefined_table
+  '42703', // undefined_column
+  '42883', // undefined_function
+  '42804', // datatype_mismatch
+]);
+
+/** Completes fetched jobs, each with its own output, in one statement. */
+export async function completeWithOutputs(
+  boss: PgBoss,
+  name: string,
+  jobs: { id: string; retryCount: number; output: object | null }[],
+): Promise<void> {
+  if (jobs.length === 0) return;
+  const payload = JSON.stringify(
+    jobs.map((j) => ({ id: j.id, retry_count: j.retryCount, output: j.output })),
+  );
+  try {
+    await boss.getDb().executeSql(COMPLETE_WITH_OUTPUTS, [name, payload]);
+  } catch (error) {
+    if (!SCHEMA_MISMATCH.has(pgCode(error) ?? '')) throw error;
+    // pg-boss changed its schema: its public API, one statement per job, is always right.
+    for (const j of jobs) await boss.complete(name, { id: j.id, retryCount: j.retryCount }, j.output);
+  }
+}
+
 /** Queues an operator paused; workers skip them. */
-export async function pausedQueues(db: Kysely<any>): Promise<Set<string>> {
+export async function pausedQueues(db: Kysely<Database>): Promise<Set<string>> {
   const rows = await sql<{ queue: string }>`select queue from sumda.queue_state`.execute(db);
   return new Set(rows.rows.map((r) => r.queue));
 }

@@ -4,6 +4,7 @@
  * OpenAI account when many workers run. A taker that finds the window spent waits for the next one.
  */
 import { type Kysely, sql } from 'kysely';
+import type { Database } from '../db/types.ts';
 
 export interface Budget {
   acquire(signal?: AbortSignal): Promise<void>;
@@ -11,7 +12,7 @@ export interface Budget {
 
 export const UNLIMITED: Budget = { acquire: async () => {} };
 
-export function createSharedBudget(db: Kysely<any>, name: string, perMinute: number): Budget {
+export function createSharedBudget(db: Kysely<Database>, name: string, perMinute: number): Budget {
   if (perMinute <= 0) return UNLIMITED;
   return {
     async acquire(signal) {
@@ -47,10 +48,8 @@ export function createSharedBudget(db: Kysely<any>, name: string, perMinute: num
 }
 
 /** Housekeeping: windows older than an hour are history. */
-export async function trimBudgets(db: Kysely<any>): Promise<number> {
+export async function trimBudgets(db: Kysely<Database>): Promise<number> {
   const result =
-    await sql`delete from sumda.rate_windows where window_start < now() - interval '1 hour'`.execute(
-      db,
-    );
+    await sql`delete from sumda.rate_windows where window_start < now() - interval '1 hour'`.execute(db);
   return Number(result.numAffectedRows ?? 0);
 }

@@ -8,6 +8,7 @@
  */
 import type { Job, PgBoss } from 'pg-boss';
 import type { Logger } from '../log.ts';
+import { completeWithOutputs } from './boss.ts';
 import type { QueueDefinition } from './catalog.ts';
 
 /** What a handler says about one job of its batch. */
@@ -105,7 +106,9 @@ export class QueuePump {
       }
       let jobs: Job<unknown>[];
       try {
-        jobs = await this.#boss.fetch<unknown>(name, { batchSize: Math.min(batchSize, free) });
+        // All the free room in one fetch, cut into batches below: one fetch per batch would make the
+        // fetch round trip the ceiling (batchSize jobs per round trip) whenever handlers are quick.
+        jobs = await this.#boss.fetch<unknown>(name, { batchSize: free });
       } catch (error) {
         log.error({ err: error, queue: name }, 'fetch failed; retrying after the poll interval');
         await this.#sleep(pollIntervalMs);
@@ -118,15 +121,19 @@ export class QueuePump {
         continue;
       }
       this.stats.fetched += jobs.length;
-      this.stats.inFlight += jobs.length;
-      const batch = this.#process(jobs).finally(() => {
-        this.stats.inFlight -= jobs.length;
-        this.#batches.delete(batch);
-        this.#wake?.();
-      });
-      this.#batches.add(batch);
+      for (let i = 0; i < jobs.length; i += batchSize) this.#launch(jobs.slice(i, i + batchSize));
       // No sleep here: while there is room, fetch again at once (a short fetch ends in the empty branch).
     }
+  }
+
+  #launch(jobs: Job<unknown>[]): void {
+    this.stats.inFlight += jobs.length;
+    const batch = this.#process(jobs).finally(() => {
+      this.stats.inFlight -= jobs.length;
+      this.#batches.delete(batch);
+      this.#wake?.();
+    });
+    this.#batches.add(batch);
   }
 
   async #process(jobs: Job<unknown>[]): Promise<void> {
@@ -162,13 +169,16 @@ export class QueuePump {
             completed.map((j) => ({ id: j.id, retryCount: j.retryCount })),
           );
         } else {
-          for (const job of completed) {
-            await this.#boss.complete(
-              name,
-              { id: job.id, retryCount: job.retryCount },
-              (byId.get(job.id) as { output?: object }).output ?? null,
-            );
-          }
+          // One statement for the batch, not one per job (each its own commit).
+          await completeWithOutputs(
+            this.#boss,
+            name,
+            completed.map((job, i) => ({
+              id: job.id,
+              retryCount: job.retryCount,
+              output: outputs[i] ?? null,
+            })),
+          );
         }
       }
       for (const { job, error } of failed) {

@@ -25,6 +25,13 @@ export interface SlipDeps {
   now?: () => Date;
 }
 
+/**
+ * The instant of a change made under the per-user lock, and of what the user is told. Not now(): that
+ * is the transaction's start, which can precede the commit of the row (and the note) another check
+ * made while this one waited for the lock — a release before its start, notes out of order.
+ */
+const LOCKED_NOW = sql<Date>`clock_timestamp()`;
+
 /** Entries older than this were re-analysed in bulk (backfills): they never trigger a live slip. */
 export const LIVE_WINDOW_MS = 2 * 86_400_000;
 
@@ -48,7 +55,15 @@ async function notify(
 ): Promise<void> {
   await trx
     .insertInto('notifications')
-    .values({ user_id: userId, type, title: message.title, message: message.body, dedupe_key: dedupeKey })
+    .values({
+      user_id: userId,
+      type,
+      title: message.title,
+      message: message.body,
+      dedupe_key: dedupeKey,
+      created_at: LOCKED_NOW,
+      visible_from: LOCKED_NOW,
+    })
     .onConflict((oc) => oc.column('dedupe_key').where('dedupe_key', 'is not', null).doNothing())
     .execute();
 }
@@ -87,7 +102,8 @@ export async function checkSlips(deps: SlipDeps, analysisIds: string[]): Promise
           .innerJoin('diary_entries as d', 'd.id', 'a.diary_id')
           .select(['a.id', 'a.metadata', 'd.created_at'])
           .where('a.user_id', '=', row.user_id)
-          .where('a.id', '<>', row.id)
+          // Not this entry under any prompt version: a re-read is the same entry, not a second one.
+          .where('a.diary_id', '<>', row.diary_id)
           .where('d.created_at', '>', windowStart)
           .where('d.created_at', '<=', row.written_at)
           // One result per entry: the latest prompt version's reading.
@@ -103,12 +119,33 @@ export async function checkSlips(deps: SlipDeps, analysisIds: string[]): Promise
           .where('released_at', 'is', null)
           .forUpdate()
           .executeTakeFirst();
+        // A warning counts only if it came after the user's last slip: every new pause needs a fresh
+        // warning first (the replay applies the same rule).
         const warned = await trx
+          .selectFrom('admin.slip_conditions as w')
+          .select('w.id')
+          .where('w.user_id', '=', row.user_id)
+          .where('w.status', '=', 'warning')
+          .where('w.triggered_at', '>', windowStart)
+          .where(({ not, exists, selectFrom }) =>
+            not(
+              exists(
+                selectFrom('admin.slip_conditions as s')
+                  .select('s.id')
+                  .whereRef('s.user_id', '=', 'w.user_id')
+                  .where('s.status', '=', 'slipped')
+                  .whereRef('s.triggered_at', '>', 'w.triggered_at'),
+              ),
+            ),
+          )
+          .limit(1)
+          .executeTakeFirst();
+        // A retried or duplicated check of an analysis that already opened a condition must not act
+        // again: its own warning would otherwise count as "warned" and escalate it to a slip.
+        const actedOn = await trx
           .selectFrom('admin.slip_conditions')
           .select('id')
-          .where('user_id', '=', row.user_id)
-          .where('status', 'in', ['warning', 'slipped'])
-          .where('triggered_at', '>', windowStart)
+          .where('analysis_id', '=', row.id)
           .limit(1)
           .executeTakeFirst();
         const decision = evaluateSlip({
@@ -153,13 +190,14 @@ export async function checkSlips(deps: SlipDeps, analysisIds: string[]): Promise
         let action = 'none';
         const rank = { normal: 0, warning: 1, slipped: 2 } as const;
         const escalates =
+          !actedOn &&
           decision.decision !== 'normal' &&
           (!open || (open.source === 'auto' && rank[decision.decision] > rank[open.status]));
         if (escalates) {
           if (open) {
             await trx
               .updateTable('admin.slip_conditions')
-              .set({ released_at: sql<Date>`now()`, release_reason: `escalated to ${decision.decision}` })
+              .set({ released_at: LOCKED_NOW, release_reason: `escalated to ${decision.decision}` })
               .where('id', '=', open.id)
               .execute();
           }
@@ -172,6 +210,7 @@ export async function checkSlips(deps: SlipDeps, analysisIds: string[]): Promise
               status: decision.decision,
               source: 'auto',
               duration: toPgInterval(parseDuration(decision.duration!)),
+              triggered_at: LOCKED_NOW,
             })
             .returning(['id', 'triggered_at'])
             .executeTakeFirstOrThrow();

@@ -53,7 +53,9 @@ export async function listSlips(db: Kysely<Database>, filter: SlipFilter = {}) {
     query = query
       .where('s.source', '=', 'auto')
       .where('s.status', '=', 'slipped')
-      .where('s.reviewed_at', 'is', null);
+      .where('s.reviewed_at', 'is', null)
+      // Only slips still running: one that ended (time, override) has nothing left to decide.
+      .where('s.released_at', 'is', null);
   } else if (status !== 'all') query = query.where('s.status', '=', status);
   if (filter.since) query = query.where('s.triggered_at', '>=', filter.since);
   if (filter.userId) query = query.where('s.user_id', '=', filter.userId);
@@ -90,6 +92,9 @@ export async function showSlip(db: Kysely<Database>, id: string) {
   return { slip, notifications, history };
 }
 
+/** The instant of a change made under the per-user lock (not now(), the transaction's start: see live.ts). */
+const LOCKED_NOW = sql<Date>`clock_timestamp()`;
+
 async function lockOpen(trx: Kysely<Database>, userId: string) {
   await lockFor(trx, lockNames.userSlip(userId));
   return trx
@@ -110,7 +115,15 @@ async function notifyUser(
 ) {
   await trx
     .insertInto('notifications')
-    .values({ user_id: userId, type: 'slip', title, message: body, dedupe_key: dedupeKey })
+    .values({
+      user_id: userId,
+      type: 'slip',
+      title,
+      message: body,
+      dedupe_key: dedupeKey,
+      created_at: LOCKED_NOW,
+      visible_from: LOCKED_NOW,
+    })
     .onConflict((oc) => oc.column('dedupe_key').where('dedupe_key', 'is not', null).doNothing())
     .execute();
 }
@@ -140,7 +153,7 @@ export async function releaseSlip(
       await trx
         .updateTable('admin.slip_conditions')
         .set({
-          released_at: sql<Date>`now()`,
+          released_at: LOCKED_NOW,
           release_reason: reason,
           override_by: op.actor!.id,
           override_reason: reason,
@@ -231,7 +244,7 @@ export async function overrideSlip(
         await trx
           .updateTable('admin.slip_conditions')
           .set({
-            released_at: sql<Date>`now()`,
+            released_at: LOCKED_NOW,
             release_reason: `operator override: ${input.status}`,
             override_by: op.actor!.id,
             override_reason: input.reason,
@@ -245,6 +258,7 @@ export async function overrideSlip(
           user_id: input.userId,
           status: input.status,
           source: 'operator',
+          triggered_at: LOCKED_NOW,
           duration: toPgInterval(ms),
           metrics: JSON.stringify({
             rule: 'operator_override',
@@ -293,12 +307,25 @@ export async function slipStats(db: Kysely<Database>, since: Date): Promise<Slip
     select (triggered_at at time zone 'Asia/Seoul')::date::text as day,
            count(*) filter (where status = 'warning')::int as warnings,
            count(*) filter (where status = 'slipped')::int as slips,
-           count(*) filter (where coalesce((metrics->>'crisis')::boolean, false))::int as crisis
+           0 as crisis
     from admin.slip_conditions where triggered_at >= ${since} and source = 'auto'
     group by 1 order by 1`.execute(db);
+  // Crisis notes are shown whatever the slip decision, mostly without any slip row: count the notes.
+  const crisisPerDay = await sql<{ day: string; n: number }>`
+    select (created_at at time zone 'Asia/Seoul')::date::text as day, count(*)::int as n
+    from public.notifications where type = 'crisis' and created_at >= ${since}
+    group by 1`.execute(db);
+  const days = new Map(perDay.rows.map((d) => [d.day, d]));
+  for (const c of crisisPerDay.rows) {
+    const day = days.get(c.day) ?? { day: c.day, warnings: 0, slips: 0, crisis: 0 };
+    day.crisis = c.n;
+    days.set(c.day, day);
+  }
+  const merged = [...days.values()].sort((a, b) => a.day.localeCompare(b.day));
   const median = await sql<{ hours: number | null }>`
     select round((percentile_cont(0.5) within group (order by extract(epoch from released_at - triggered_at)) / 3600)::numeric, 2)::float8 as hours
-    from admin.slip_conditions where triggered_at >= ${since} and status = 'slipped' and released_at is not null`.execute(
+    from admin.slip_conditions
+    where triggered_at >= ${since} and status = 'slipped' and source = 'auto' and released_at is not null`.execute(
     db,
   );
   const byOperator = await sql<{
@@ -322,10 +349,10 @@ export async function slipStats(db: Kysely<Database>, since: Date): Promise<Slip
   );
   const waiting = await sql<{ n: number }>`
     select count(*)::int as n from admin.slip_conditions
-    where source = 'auto' and status = 'slipped' and reviewed_at is null`.execute(db);
+    where source = 'auto' and status = 'slipped' and reviewed_at is null and released_at is null`.execute(db);
   const r = reslip.rows[0]!;
   return {
-    perDay: perDay.rows,
+    perDay: merged,
     medianDurationHours: median.rows[0]?.hours ?? null,
     byOperator: byOperator.rows,
     reSlipRate: r.slipped > 0 ? Math.round((r.again / r.slipped) * 1000) / 1000 : null,

@@ -89,7 +89,9 @@ export function simulateUser(configs: ReplayConfigs, entries: readonly AnalysisF
       decision.decision !== 'normal' && (!state.open || RANK[decision.decision] > RANK[state.open.status]);
     if (escalates) {
       state.open = { status: decision.decision, until: at + parseDuration(decision.duration!) };
-      state.warnings.push(at);
+      // As in the live check: a warning counts until the next slip; after a slip a fresh one is needed.
+      if (decision.decision === 'warning') state.warnings.push(at);
+      else state.warnings = [];
       if (RANK[decision.decision] > RANK[state.worst]) state.worst = decision.decision;
     }
     decisions.push({
@@ -185,7 +187,9 @@ export async function replay(
     }
   };
 
-  let cursor: { user_id: string; at: Date; diary_id: string } | undefined;
+  // The cursor keeps created_at as Postgres text: a JavaScript Date drops the microseconds, and a
+  // cursor below the last row would read it again (forever, with a batch of one).
+  let cursor: { user_id: string; at_key: string; diary_id: string } | undefined;
   let currentUser: string | undefined;
   let pending: AnalysisFacts[] = [];
   let done = 0;
@@ -195,14 +199,15 @@ export async function replay(
       diary_id: string;
       analysis_id: string;
       at: Date;
+      at_key: string;
       metadata: unknown;
     }>`
       select distinct on (d.user_id, d.created_at, d.id) d.user_id, d.id as diary_id, a.id as analysis_id,
-             d.created_at as at, a.metadata
+             d.created_at as at, d.created_at::text as at_key, a.metadata
       from public.analysis_results a
       join public.diary_entries d on d.id = a.diary_id
       where d.created_at >= ${since}
-        ${cursor ? sql`and (d.user_id, d.created_at, d.id) > (${cursor.user_id}, ${cursor.at}, ${cursor.diary_id})` : sql``}
+        ${cursor ? sql`and (d.user_id, d.created_at, d.id) > (${cursor.user_id}, ${cursor.at_key}::timestamptz, ${cursor.diary_id})` : sql``}
       order by d.user_id, d.created_at, d.id, a.created_at desc
       limit ${batchSize}`.execute(db);
     for (const row of rows.rows) {
@@ -217,7 +222,7 @@ export async function replay(
     options.onProgress?.(done);
     if (rows.rows.length < batchSize) break;
     const last = rows.rows.at(-1)!;
-    cursor = { user_id: last.user_id, at: last.at, diary_id: last.diary_id };
+    cursor = { user_id: last.user_id, at_key: last.at_key, diary_id: last.diary_id };
   }
   if (currentUser) flush(currentUser, pending);
   return result;

@@ -18,7 +18,10 @@ describe('sumda demo on the embedded database', () => {
 
   it('migrates, seeds and summarises on a fresh data folder, then again idempotently', async () => {
     const env = { SUMDA_DATA_DIR: dataDir };
-    const first = await runSumda(['demo', '--users', '12', '--days', '10', '--json'], { env, timeoutMs: 120_000 });
+    const first = await runSumda(['demo', '--users', '12', '--days', '10', '--json'], {
+      env,
+      timeoutMs: 120_000,
+    });
     expect(first.stderr).not.toMatch(/\n\s+at /);
     expect(first.code).toBe(0);
     const summary = JSON.parse(first.stdout);
@@ -26,13 +29,18 @@ describe('sumda demo on the embedded database', () => {
     expect(summary.actor).toBe('demo@sumda.local');
     expect(summary.seed.users).toBe(12);
     expect(summary.seed.diaries).toBeGreaterThan(0);
-    const rows = Object.fromEntries(summary.data.tables.map((t: { table: string; rows: number }) => [t.table, t.rows]));
+    const rows = Object.fromEntries(
+      summary.data.tables.map((t: { table: string; rows: number }) => [t.table, t.rows]),
+    );
     expect(rows['public.users']).toBe(12);
     expect(rows['public.diary_entries']).toBe(summary.seed.diaries);
     expect(existsSync(join(dataDir, 'dev-encryption-key'))).toBe(true);
     expect(first.stderr).toContain('DEVELOPMENT encryption key');
 
-    const second = await runSumda(['demo', '--users', '12', '--days', '10', '--json'], { env, timeoutMs: 120_000 });
+    const second = await runSumda(['demo', '--users', '12', '--days', '10', '--json'], {
+      env,
+      timeoutMs: 120_000,
+    });
     expect(second.code).toBe(0);
     const again = JSON.parse(second.stdout);
     expect(again.migrations).toBe(0);

@@ -7,9 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMatch } from '../../src/cli/commands/jobs.ts';
 import { UsageError } from '../../src/errors.ts';
+import { errorSummary, listJobs, listSchedules, queueStats } from '../../src/jobadmin/index.ts';
 import { createBoss, type PgBoss } from '../../src/queue/boss.ts';
 import { ALL_QUEUES, allQueueNames } from '../../src/queue/catalog.ts';
-import { errorSummary, listJobs, listSchedules, queueStats } from '../../src/jobadmin/index.ts';
 import { runSumda } from '../support/cli.ts';
 import { useTestDatabase } from '../support/db.ts';
 

@@ -41,7 +41,8 @@ export async function findTestServer(): Promise<TestServer> {
   }
   const local = 'postgres://postgres@127.0.0.1:5432/postgres';
   // SUMDA_TEST_EMBEDDED=1 skips the local server, to exercise the embedded fallback on purpose.
-  if (!process.env.SUMDA_TEST_EMBEDDED && (await answers(local))) return { adminUrl: local, kind: 'local', release: async () => {} };
+  if (!process.env.SUMDA_TEST_EMBEDDED && (await answers(local)))
+    return { adminUrl: local, kind: 'local', release: async () => {} };
   const server = await acquireEmbedded(join(tmpdir(), 'sumda-test-embedded'), pino({ level: 'warn' }));
   return { adminUrl: server.adminUrl, kind: 'embedded', release: server.release };
 }

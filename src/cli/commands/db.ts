@@ -55,10 +55,13 @@ export function registerDb(program: Command): void {
       .action(
         act<MigrateFlags>(async (ctx, opts) => {
           const { migrate } = await import('../../db/migrator.ts');
-          const result = await migrate({
-            ...migratorOptions(ctx, await ctx.databaseUrl(), opts),
-            dryRun: opts.dryRun,
-          });
+          const url = await ctx.databaseUrl();
+          const result = await migrate({ ...migratorOptions(ctx, url, opts), dryRun: opts.dryRun });
+          if (!result.dryRun && !opts.skipQueues) {
+            // pg-boss keeps its own versioned schema; installing it here means workers need no DDL rights.
+            const { ensureQueueSchema } = await import('../../queue/boss.ts');
+            await ensureQueueSchema(url, ctx.log);
+          }
           if (ctx.out.json) return ctx.out.data(result);
           if (result.dryRun) {
             if (result.pending.length === 0)

@@ -60,8 +60,9 @@ function printStatus(ctx: CommandContext, status: KeyStatus): void {
   }
   const retired = status.keys.filter((k) => k.state === 'old' && k.entries === 0);
   if (retired.length > 0 && status.pending === 0 && jobs.queued + jobs.active === 0) {
+    const [one, many] = ['seals no entries any more: it', 'seal no entries any more: they'];
     ctx.out.note(
-      `${retired.map((k) => k.keyId).join(', ')} seal no entries any more: they may be removed from SUMDA_ENCRYPTION_KEYS everywhere`,
+      `${retired.map((k) => k.keyId).join(', ')} ${retired.length === 1 ? one : many} may be removed from SUMDA_ENCRYPTION_KEYS everywhere`,
     );
   }
 }

@@ -65,6 +65,19 @@ export function registerPolicy(program: Command): void {
             };
             validatePublish(input);
             if (opts.dryRun) {
+              if (input.name === 'slip' || input.name === 'ethics') {
+                // What would this config have done? Replay recent analyses through the evaluator.
+                const { runReplay, printReplay } = await import('./slip.ts');
+                const { parseIntFlag } = await import('../input.ts');
+                const result = await runReplay(
+                  ctx,
+                  input.name,
+                  input.config,
+                  parseIntFlag(opts.days, '--days', 1, 365),
+                );
+                await printReplay(ctx, result, `${input.name} ${input.version} (dry run, nothing written)`);
+                return;
+              }
               if (ctx.out.json) return ctx.out.data({ valid: true, dryRun: true });
               return ctx.out.success(
                 `${input.name} ${input.version} is valid; nothing was written (--dry-run)`,
@@ -108,10 +121,29 @@ export function registerPolicy(program: Command): void {
           if (opts.dryRun) {
             const current = await showConfig(db, policyName, 'active', scope);
             const next = await showConfig(db, policyName, version!, scope);
-            return printDiff(ctx, current.config, next.config, [
-              `${policyName} ${current.version}`,
-              `${policyName} ${version}`,
-            ]);
+            const labels: [string, string] = [`${policyName} ${current.version}`, `${policyName} ${version}`];
+            if (policyName !== 'slip' && policyName !== 'ethics')
+              return printDiff(ctx, current.config, next.config, labels);
+            const { runReplay, printReplay } = await import('./slip.ts');
+            const { parseIntFlag } = await import('../input.ts');
+            const impact = await runReplay(
+              ctx,
+              policyName,
+              next.config,
+              parseIntFlag(opts.days, '--days', 1, 365),
+            );
+            if (ctx.out.json) {
+              const { diffConfigs } = await import('../../policy/merge.ts');
+              return ctx.out.data({
+                from: labels[0],
+                to: labels[1],
+                changes: diffConfigs(current.config, next.config),
+                impact,
+              });
+            }
+            await printDiff(ctx, current.config, next.config, labels);
+            await printReplay(ctx, impact, `impact of ${policyName} ${version} (dry run, nothing written)`);
+            return;
           }
           if (!opts.reason) throw new UsageError("required option '--reason <text>' not specified");
           const move = await activateVersion(db, await ctx.operation(), {
