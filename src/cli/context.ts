@@ -7,11 +7,12 @@
 import type { Command } from 'commander';
 import type { Actor } from '../admins/actor.ts';
 import type { Operation } from '../audit/index.ts';
-import { type Config, type ConfigFlags, loadConfig, redactUrl } from '../config/index.ts';
+import type { Config, ConfigFlags } from '../config/index.ts';
 import type { Db } from '../db/connect.ts';
 import type { DatabaseTarget } from '../db/server.ts';
 import { ExitCode, InterruptedError, PermissionDeniedError, SumdaError, UsageError } from '../errors.ts';
-import { createLogger, type Logger, newRequestId } from '../log.ts';
+import type { Logger } from '../log.ts';
+import { redactUrl } from '../util/redact.ts';
 import { createOutput, type Output } from './output.ts';
 import { createProgress, type ProgressReporter } from './progress.ts';
 
@@ -107,6 +108,9 @@ export function act<O = Record<string, unknown>>(handler: Handler<O>) {
         actor: opts.as,
         logLevel: opts.logLevel ?? (verbose ? 'debug' : undefined),
       };
+      // zod and pino load here, on the first action, not at start-up: `sumda --help` stays fast.
+      const { loadConfig } = await import('../config/index.ts');
+      const { createLogger, newRequestId } = await import('../log.ts');
       const config = loadConfig(flags);
       const path = commandPath(command);
       const requestId = newRequestId();

@@ -8,6 +8,9 @@ import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
+import { redactUrl } from '../util/redact.ts';
+
+export { redactUrl };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -169,17 +172,6 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
-}
-
-/** A postgres URL with its password replaced, safe to print or log. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '*****';
-    return parsed.toString();
-  } catch {
-    return '<unparseable url>';
-  }
 }
 
 /** The configuration as it may be shown to an operator: every secret redacted. */

@@ -64,7 +64,10 @@ export const QUEUES = {
     expireInSeconds: 600,
     policy: 'stately',
     deadLetter: true,
-    worker: { batchSize: 8, concurrency: 32 },
+    // Up to 128 model calls in flight, results written 32 at a time (one transaction, one
+    // completion per batch). A batch waits for its slowest call, so many batches in flight keep
+    // the effective concurrency high; the shared RPM budget, not this, protects the account.
+    worker: { batchSize: 32, concurrency: 128 },
   }),
   slipCheck: define({
     name: 'slip.check',

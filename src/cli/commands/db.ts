@@ -1,9 +1,9 @@
 /** `sumda db …`: migrations (CI-grade) and the embedded server. Thin wrappers over src/db. */
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { redactUrl } from '../../config/index.ts';
 import { ExitCode } from '../../errors.ts';
 import { parseDuration } from '../../util/duration.ts';
+import { redactUrl } from '../../util/redact.ts';
 import { confirm } from '../confirm.ts';
 import { act, type CommandContext } from '../context.ts';
 import { examples } from '../help.ts';

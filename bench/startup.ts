@@ -1,0 +1,246 @@
+/**
+ * Foundation: how fast sumda starts, migrates and seeds, each against a baseline of the same run.
+ * - `sumda --help` vs `node -e 0` (interleaved spawns, median): what the CLI adds to Node's own start;
+ * - `sumda db migrate` on an empty database vs the same migration called in-process: what the
+ *   process, the imports and the CLI add to the schema work;
+ * - `seed()` of 10,000 users × 90 days vs a hand-written `INSERT … SELECT` that writes as many diary
+ *   rows with random bytea of the same average size in one statement (the set-based anchor).
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { sql } from 'kysely';
+import { createKeyring } from '../src/crypto/index.ts';
+import { createDb } from '../src/db/connect.ts';
+import { migrate } from '../src/db/migrator.ts';
+import { ensureQueueSchema } from '../src/queue/boss.ts';
+import { seed } from '../src/seed/index.ts';
+import {
+  type Bench,
+  type Figure,
+  median,
+  num,
+  progress,
+  rate,
+  runStandalone,
+  runs,
+  type Summary,
+  scratchDatabase,
+  timed,
+} from './support.ts';
+
+const SUMDA = fileURLToPath(new URL('../bin/sumda', import.meta.url));
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SPAWNS = Number(process.env.BENCH_SPAWNS) || 15;
+const SEED_USERS = Number(process.env.BENCH_SEED_USERS) || 10_000;
+const SEED_DAYS = 90;
+
+function spawnMs(args: string[], env: NodeJS.ProcessEnv = process.env): number {
+  const started = performance.now();
+  const result = spawnSync(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const ms = performance.now() - started;
+  if (result.status !== 0) {
+    throw new Error(`${args.join(' ')} exited ${result.status}: ${result.stderr?.toString().slice(0, 500)}`);
+  }
+  return ms;
+}
+
+async function helpStartup(): Promise<Figure[]> {
+  progress(`spawning \`node -e 0\` and \`sumda --help\` ${SPAWNS} times each`);
+  const env = { ...process.env, NO_COLOR: '1' };
+  // Warm the file cache first; then interleave, so drift hits both alike.
+  spawnMs(['-e', '0'], env);
+  spawnMs([SUMDA, '--help'], env);
+  const node: number[] = [];
+  const help: number[] = [];
+  for (let i = 0; i < SPAWNS; i++) {
+    node.push(spawnMs(['-e', '0'], env));
+    help.push(spawnMs([SUMDA, '--help'], env));
+  }
+  const base = median(node);
+  const cli = median(help);
+  return [
+    { label: '`node -e 0` (median)', value: `${num(base, 1)} ms` },
+    {
+      label: '`sumda --help` (median)',
+      value: `${num(cli, 1)} ms`,
+      ratio: cli / base,
+      against: '`node -e 0`',
+      headline: true,
+    },
+  ];
+}
+
+async function migrateTimes(bench: Bench): Promise<Figure[]> {
+  const n = runs();
+  progress(`\`sumda db migrate\` on an empty database, ${n} times, and in-process migrate() ${n} times`);
+  const cli: number[] = [];
+  let withQueues = false;
+  for (let i = 0; i < n; i++) {
+    const db = await scratchDatabase(bench, `migrate_cli${i}`);
+    try {
+      cli.push(
+        spawnMs([SUMDA, 'db', 'migrate'], {
+          ...process.env,
+          DATABASE_URL: db.url,
+          LOG_LEVEL: 'warn',
+          NO_COLOR: '1',
+          SUMDA_ENV_FILE: '/nonexistent/.env',
+        }),
+      );
+      const kysely = createDb(db.url, { max: 1 });
+      const ns = await sql<{ ns: string | null }>`select to_regnamespace('pgboss')::text as ns`.execute(
+        kysely,
+      );
+      withQueues = Boolean(ns.rows[0]?.ns);
+      await kysely.destroy();
+    } finally {
+      await db.drop();
+    }
+  }
+  // The same work in-process: the schema (and the job queues if the CLI installed them too).
+  const inProcess: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const db = await scratchDatabase(bench, `migrate_lib${i}`);
+    try {
+      const { ms } = await timed(async () => {
+        await migrate({ url: db.url, appliedBy: 'bench' });
+        if (withQueues) await ensureQueueSchema(db.url);
+      });
+      inProcess.push(ms);
+    } finally {
+      await db.drop();
+    }
+  }
+  const lib = median(inProcess);
+  const wall = median(cli);
+  const what = withQueues ? 'migrate() + ensureQueueSchema()' : 'migrate()';
+  return [
+    { label: `in-process ${what} (median)`, value: `${num(lib)} ms` },
+    {
+      label: '`sumda db migrate`, empty db (median)',
+      value: `${num(wall)} ms${withQueues ? ' (schema + job queues)' : ' (schema only)'}`,
+      ratio: wall / lib,
+      against: 'in-process',
+      headline: true,
+    },
+  ];
+}
+
+async function seedThroughput(bench: Bench): Promise<Figure[]> {
+  const db = await scratchDatabase(bench, 'seed', { migrated: true });
+  const kysely = createDb(db.url, { max: 4, applicationName: 'sumda-bench' });
+  try {
+    progress(`seed(): ${num(SEED_USERS)} users × ${SEED_DAYS} days (one run; it is not cheap)`);
+    const keyring = createKeyring([{ id: 'bench', key: randomBytes(32) }]);
+    let usersDone = 0;
+    let diariesDone = 0;
+    const result = await seed(
+      kysely,
+      keyring,
+      { actor: null, requestId: randomUUID(), command: 'bench seed' },
+      { users: SEED_USERS, days: SEED_DAYS, seed: 7, endDate: '2025-06-30' },
+      (phase) => {
+        if (phase === 'users') usersDone = performance.now();
+        if (phase === 'diaries') diariesDone = performance.now();
+      },
+    );
+    const totalMs = result.ms;
+    const diaryMs = diariesDone - usersDone;
+    const totalRows =
+      result.users +
+      result.diaries +
+      result.subscriptions +
+      result.payments +
+      result.logins +
+      result.attendance;
+
+    // The anchor writes as many diary rows, of the same average size, into the same (emptied) table.
+    const shape = await sql<{ n: number; bytes: number; titled: number; title_chars: number }>`
+      select count(*)::int as n, round(avg(octet_length(content_enc)))::int as bytes,
+             avg((title is not null)::int)::float8 as titled,
+             coalesce(round(avg(char_length(title))), 0)::int as title_chars
+      from public.diary_entries`.execute(kysely);
+    const { n, bytes, titled, title_chars } = shape.rows[0]!;
+    const anchorRuns: number[] = [];
+    for (let i = 0; i < runs(); i++) {
+      await sql`truncate public.diary_entries cascade`.execute(kysely);
+      await sql`checkpoint`.execute(kysely).catch(() => {});
+      progress(`set-based anchor: INSERT … SELECT of ${num(n)} rows, ~${bytes} bytes each (run ${i + 1})`);
+      const { ms } = await timed(() => anchorInsert(kysely, n, bytes, titled, title_chars));
+      anchorRuns.push(ms);
+    }
+    const anchorMs = median(anchorRuns);
+    const anchorRate = rate(n, anchorMs);
+    const diaryRate = rate(result.diaries, diaryMs);
+    return [
+      {
+        label: `seed ${num(SEED_USERS)} users × ${SEED_DAYS} days`,
+        value: `${num(totalMs / 1000, 1)} s for ${num(totalRows)} rows (${num(result.diaries)} diaries, ~${bytes} B sealed each)`,
+      },
+      { label: 'seed: all rows/s (whole run)', value: `${num(rate(totalRows, totalMs))} rows/s` },
+      {
+        label: 'seed: diaries/s (whole run)',
+        value: `${num(rate(result.diaries, totalMs))} rows/s`,
+      },
+      {
+        label: 'seed: diaries/s (diary phase)',
+        value: `${num(diaryRate)} rows/s over ${num(diaryMs / 1000, 1)} s`,
+        ratio: diaryRate / anchorRate,
+        against: 'set-based anchor',
+        headline: true,
+      },
+      {
+        label: 'set-based INSERT … SELECT anchor (median)',
+        value: `${num(anchorRate)} rows/s (${num(anchorMs / 1000, 2)} s)`,
+      },
+    ];
+  } finally {
+    await kysely.destroy();
+    await db.drop();
+  }
+}
+
+/**
+ * One statement: `n` rows spread over the seeded users, a valid ciphertext header (format byte,
+ * key-id length, key id) and random bytes from a 1 MiB pool so the lengths average `bytes` — the
+ * same indexes, checks, generated column and foreign key as the seeded rows meet.
+ */
+async function anchorInsert(
+  db: ReturnType<typeof createDb>,
+  n: number,
+  bytes: number,
+  titled: number,
+  titleChars: number,
+): Promise<void> {
+  const header = 2 + 'bench'.length;
+  const body = Math.max(28, bytes - header);
+  await sql`
+    with pool as (
+      select string_agg(sha256(int4send(g)), ''::bytea) as b from generate_series(1, 32768) g
+    ), u as (
+      select array_agg(id order by id) as ids, count(*)::int as n from public.users
+    )
+    insert into public.diary_entries (id, user_id, title, content_enc, created_at, updated_at)
+    select gen_random_uuid(), u.ids[1 + (i % u.n)],
+           case when random() < ${titled} then left(repeat('오늘의 일기 ', 20), ${titleChars}) end,
+           '\\x0105'::bytea || convert_to('bench', 'UTF8')
+             || substring(pool.b from 1 + (random() * 500000)::int for ${body} - 40 + (random() * 80)::int),
+           t.at, t.at
+    from generate_series(0, ${n - 1}) i
+    cross join pool cross join u
+    cross join lateral (select timestamptz '2025-06-30' - random() * interval '90 days' + i * interval '0') t(at)`.execute(
+    db,
+  );
+}
+
+export async function runStartup(bench: Bench): Promise<Summary> {
+  const figures = [
+    ...(await helpStartup()),
+    ...(await migrateTimes(bench)),
+    ...(await seedThroughput(bench)),
+  ];
+  return { name: 'startup: CLI start-up, migrate, seed', figures };
+}
+
+if (import.meta.main) await runStandalone(runStartup);
