@@ -17,15 +17,16 @@ export const analysisScan: HandlerFactory = (ctx) => async (jobs) => {
     skipFailed: true,
     limit: PER_TICK,
   });
-  await enqueueAnalyses(
+  const enqueued = await enqueueAnalyses(
     ctx.boss,
     found.map((f) => f.id),
     prompt,
   );
-  if (found.length > 0) ctx.log.info({ enqueued: found.length, ...prompt }, 'analysis scan enqueued entries');
+  if (enqueued > 0)
+    ctx.log.info({ enqueued, unanalysed: found.length, ...prompt }, 'analysis scan enqueued entries');
   return jobs.map((j) => ({
     id: j.id,
     status: 'completed' as const,
-    output: { enqueued: found.length, ...prompt },
+    output: { enqueued, unanalysed: found.length, ...prompt },
   }));
 };

@@ -27,21 +27,22 @@ export async function enqueueRange(
   op: Operation,
   range: EnqueueRange,
   onProgress: (done: number) => void = () => {},
-): Promise<{ enqueued: number }> {
+): Promise<{ enqueued: number; alreadyQueued: number }> {
   await authorize(db, op, 'analysis.enqueue');
   let after: { created_at: Date; id: string } | undefined;
   let enqueued = 0;
+  let considered = 0;
   for (;;) {
     const page = await findUnanalysed(db, { ...range, skipFailed: false, limit: PAGE, after });
     if (page.length === 0) break;
-    await enqueueAnalyses(
+    enqueued += await enqueueAnalyses(
       boss,
       page.map((p) => p.id),
       range.prompt,
       op.requestId,
     );
-    enqueued += page.length;
-    onProgress(enqueued);
+    considered += page.length;
+    onProgress(considered);
     after = page.at(-1);
   }
   // Fresh statistics for the job table after a bulk insert (planner estimates made on an empty table mislead).
@@ -52,10 +53,11 @@ export async function enqueueRange(
     targetId: `${range.prompt.promptName}:${range.prompt.promptVersion}`,
     after: {
       enqueued,
+      already_queued: considered - enqueued,
       since: range.since?.toISOString() ?? null,
       until: range.until?.toISOString() ?? null,
       user_id: range.userId ?? null,
     },
   });
-  return { enqueued };
+  return { enqueued, alreadyQueued: considered - enqueued };
 }

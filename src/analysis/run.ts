@@ -5,10 +5,9 @@
  * it triggers — in one transaction. Failures are recorded (admin.error_logs), never papered over.
  * Safe to run twice: results are unique per (diary, prompt name, prompt version).
  */
-import { createHash } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import type { PgBoss } from 'pg-boss';
-import { type Keyring, open } from '../crypto/index.ts';
+import { type Keyring, open, safetyIdentifier } from '../crypto/index.ts';
 import type { Database } from '../db/types.ts';
 import { recordError } from '../errorlog.ts';
 import type { Logger } from '../log.ts';
@@ -59,11 +58,6 @@ const SEOUL_DATE = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Seoul' });
 
 function seoulDate(at: Date): string {
   return SEOUL_DATE.format(at);
-}
-
-/** The only identifier that leaves sumda: a one-way hash of the user id. */
-export function userHash(userId: string): string {
-  return createHash('sha256').update(`sumda-safety:${userId}`).digest('hex').slice(0, 32);
 }
 
 async function promptFor(deps: AnalysisDeps, name: string, version: string): Promise<PromptRecord> {
@@ -177,7 +171,7 @@ export async function analyzeBatch(
           temperature: policies.analysis.temperature,
           maxOutputTokens: policies.analysis.max_output_tokens,
           repairAttempts: policies.analysis.repair_attempts,
-          userHash: userHash(p.userId),
+          userHash: safetyIdentifier(deps.keyring, p.userId),
           signal,
         });
         if (p.result.outcome === 'ok') {
@@ -430,14 +424,14 @@ export function analysisSingletonKey(diaryId: string, prompt: ActivePrompt): str
   return `${diaryId}:${prompt.promptName}:${prompt.promptVersion}`;
 }
 
-/** Enqueues analysis jobs for entries (duplicates of queued jobs are dropped by the queue's singleton policy). */
+/** Enqueues analysis jobs for entries; returns how many were created (a job already waiting for the same entry and prompt is not duplicated). */
 export async function enqueueAnalyses(
   boss: PgBoss,
   diaryIds: string[],
   prompt: ActivePrompt,
   requestId?: string,
-): Promise<void> {
-  await enqueueMany(
+): Promise<number> {
+  return enqueueMany(
     boss,
     'analysisRun',
     diaryIds.map((diaryId) => ({

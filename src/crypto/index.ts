@@ -15,7 +15,15 @@
  * Plaintext leaves this module only as the return value of open(); it is never logged, never put
  * into an error message, and errors name only the key id.
  */
-import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createSecretKey,
+  hkdfSync,
+  type KeyObject,
+  randomBytes,
+} from 'node:crypto';
 import type { EncryptionKey } from '../config/index.ts';
 import { SumdaError } from '../errors.ts';
 
@@ -122,4 +130,20 @@ export function reseal(keyring: Keyring, sealed: Buffer, context: string): Buffe
 /** A fresh key in the SUMDA_ENCRYPTION_KEYS format, `<id>:<base64>`. */
 export function generateKey(id: string): string {
   return `${id}:${randomBytes(32).toString('base64')}`;
+}
+
+const safetyKeys = new WeakMap<Keyring, Buffer>();
+
+/**
+ * The one identifier of a user that may leave sumda (OpenAI's `safety_identifier`): an HMAC of the
+ * user id under a key derived from the active encryption key, so nobody holding a list of user ids
+ * can map it back. It changes when the active key rotates, which only resets the provider's view.
+ */
+export function safetyIdentifier(keyring: Keyring, userId: string): string {
+  let key = safetyKeys.get(keyring);
+  if (!key) {
+    key = Buffer.from(hkdfSync('sha256', keyring.active.key, Buffer.alloc(0), 'sumda-safety-identifier', 32));
+    safetyKeys.set(keyring, key);
+  }
+  return createHmac('sha256', key).update(userId).digest('hex').slice(0, 32);
 }

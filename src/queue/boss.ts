@@ -110,23 +110,25 @@ export async function enqueue<K extends QueueKey>(
   });
 }
 
-/** Inserts many jobs in one statement (pg-boss `insert`); singletons that already exist are skipped. */
+/** Inserts many jobs in one statement (pg-boss `insert`); singletons that already exist are skipped. Returns how many were created. */
 export async function enqueueMany<K extends QueueKey>(
   boss: PgBoss,
   key: K,
   jobs: { payload: PayloadOf<K>; singletonKey?: string }[],
   options: { trx?: Kysely<Database> } = {},
-): Promise<void> {
-  if (jobs.length === 0) return;
+): Promise<number> {
+  if (jobs.length === 0) return 0;
   const def = QUEUES[key];
-  await boss.insert(
+  const ids = await boss.insert(
     def.name,
     jobs.map((j) => ({
       data: def.payload.parse(j.payload) as object,
       ...(j.singletonKey ? { singletonKey: j.singletonKey } : {}),
     })),
-    options.trx ? { db: fromKysely(options.trx) } : {},
+    { returnId: true, ...(options.trx ? { db: fromKysely(options.trx) } : {}) },
   );
+  // Only the jobs actually created: a singleton already waiting is skipped, not counted.
+  return ids?.length ?? 0;
 }
 
 /**

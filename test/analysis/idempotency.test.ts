@@ -109,7 +109,10 @@ describe('duplicate enqueues', () => {
     for (let run = 0; run < 2; run++) {
       const result = await enqueueCli(userId);
       expect(result.code, result.stderr).toBe(0);
-      expect(JSON.parse(result.stdout)).toMatchObject({ enqueued: 3, ...prompt });
+      // The second run finds the same three entries but creates no job: they are already waiting.
+      expect(JSON.parse(result.stdout)).toMatchObject(
+        run === 0 ? { enqueued: 3, alreadyQueued: 0, ...prompt } : { enqueued: 0, alreadyQueued: 3, ...prompt },
+      );
     }
     for (const id of ids) expect(await analysisJobsOf(database.db, id)).toHaveLength(1);
 
@@ -185,7 +188,7 @@ describe('terminal failures and re-runs', () => {
     // An operator re-run does enqueue it again (and the fresh one is not duplicated).
     const rerun = await enqueueCli(userId);
     expect(rerun.code).toBe(0);
-    expect(JSON.parse(rerun.stdout)).toMatchObject({ enqueued: 2 });
+    expect(JSON.parse(rerun.stdout)).toMatchObject({ enqueued: 1, alreadyQueued: 1 });
     const jobs = await analysisJobsOf(database.db, failed);
     expect(jobs.map((j) => j.state)).toEqual(['completed', 'created']);
     expect(await analysisJobsOf(database.db, fresh)).toHaveLength(1);

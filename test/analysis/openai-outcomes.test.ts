@@ -13,8 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkerResult } from '../../jobs/runtime.ts';
 import { createOpenAIAnalyzer } from '../../src/analysis/openai.ts';
 import { costOf, PRICE_TABLE } from '../../src/analysis/pricing.ts';
-import { activePrompt, analysisSingletonKey, enqueueAnalyses, userHash } from '../../src/analysis/run.ts';
+import { activePrompt, analysisSingletonKey, enqueueAnalyses } from '../../src/analysis/run.ts';
 import { ANALYSIS_SCHEMA_VERSION } from '../../src/analysis/schema.ts';
+import { safetyIdentifier } from '../../src/crypto/index.ts';
 import { PolicyResolver } from '../../src/policy/resolver.ts';
 import { DEFAULT_POLICIES } from '../../src/policy/schemas.ts';
 import { activateVersion, publishVersion } from '../../src/policy/versions.ts';
@@ -281,7 +282,7 @@ describe('a good answer', () => {
       temperature: DEFAULT_POLICIES.analysis.temperature,
       max_completion_tokens: DEFAULT_POLICIES.analysis.max_output_tokens,
       response_format: { type: 'json_schema', json_schema: { name: 'diary_analysis', strict: true } },
-      safety_identifier: userHash(userId),
+      safety_identifier: safetyIdentifier(keys.keyring, userId),
     });
     const body = request!.body as unknown as Record<string, unknown>;
     expect(body.safety_identifier).toMatch(/^[0-9a-f]{32}$/);

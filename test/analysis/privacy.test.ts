@@ -10,7 +10,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalAnalyzer } from '../../src/analysis/local.ts';
 import { createOpenAIAnalyzer } from '../../src/analysis/openai.ts';
-import { type ActivePrompt, activePrompt, enqueueAnalyses, userHash } from '../../src/analysis/run.ts';
+import { type ActivePrompt, activePrompt, enqueueAnalyses } from '../../src/analysis/run.ts';
+import { safetyIdentifier } from '../../src/crypto/index.ts';
 import { PolicyResolver } from '../../src/policy/resolver.ts';
 import { createBoss, type PgBoss } from '../../src/queue/boss.ts';
 import {
@@ -232,7 +233,7 @@ describe('the marker', () => {
     for (const request of requests) {
       expect(JSON.stringify(request.body.messages)).toContain(MARKER);
       const body = request.body as unknown as Record<string, unknown>;
-      expect(body.safety_identifier).toBe(userHash(userId));
+      expect(body.safety_identifier).toBe(safetyIdentifier(keys.keyring, userId));
       expect(body.safety_identifier).toMatch(/^[0-9a-f]{32}$/);
       expect(JSON.stringify(body)).not.toContain(userId);
     }
