@@ -111,7 +111,9 @@ describe('duplicate enqueues', () => {
       expect(result.code, result.stderr).toBe(0);
       // The second run finds the same three entries but creates no job: they are already waiting.
       expect(JSON.parse(result.stdout)).toMatchObject(
-        run === 0 ? { enqueued: 3, alreadyQueued: 0, ...prompt } : { enqueued: 0, alreadyQueued: 3, ...prompt },
+        run === 0
+          ? { enqueued: 3, alreadyQueued: 0, ...prompt }
+          : { enqueued: 0, alreadyQueued: 3, ...prompt },
       );
     }
     for (const id of ids) expect(await analysisJobsOf(database.db, id)).toHaveLength(1);
