@@ -9,7 +9,7 @@ import { parseMatch } from '../../src/cli/commands/jobs.ts';
 import { UsageError } from '../../src/errors.ts';
 import { errorSummary, listJobs, listSchedules, queueStats } from '../../src/jobadmin/index.ts';
 import { createBoss, type PgBoss } from '../../src/queue/boss.ts';
-import { ALL_QUEUES, allQueueNames } from '../../src/queue/catalog.ts';
+import { ALL_QUEUES, allQueueNames, QUEUES } from '../../src/queue/catalog.ts';
 import { runSumda } from '../support/cli.ts';
 import { useTestDatabase } from '../support/db.ts';
 
@@ -222,7 +222,7 @@ describe('queues list and schedules list', () => {
       policy: 'stately',
       retryLimit: 4,
       deadLetter: `${RUN}.dead`,
-      concurrency: 32,
+      concurrency: QUEUES.analysisRun.worker.concurrency,
       paused: null,
     });
   });
