@@ -159,6 +159,7 @@ export function registerDemo(program: Command): void {
           if (ctx.out.json) return ctx.out.data(summary);
           heading(ctx, 'next');
           ctx.out.line(`  export SUMDA_ACTOR=${op.actor?.email}`);
+          ctx.out.line('  (inside this checkout, run sumda as npx sumda)');
           ctx.out.line('  sumda policy list              # the AI policies in effect');
           ctx.out.line('  sumda slip list --status all   # warnings and slips, with their evidence');
           ctx.out.line(
