@@ -18,20 +18,30 @@ export interface CliOptions {
   cwd?: string;
 }
 
-/** A clean environment: only PATH/HOME and what the test passes, so the developer's .env never leaks in. */
+/**
+ * Spawns bin/sumda on the test's Node with a clean environment — only PATH/HOME and what the test
+ * passes, so the developer's environment and .env never leak in — in an empty working folder.
+ */
+export function spawnSumda(
+  args: string[],
+  options: { env?: Record<string, string | undefined>; cwd?: string } = {},
+) {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    NO_COLOR: '1',
+  };
+  for (const [k, v] of Object.entries(options.env ?? {})) if (v !== undefined) env[k] = v;
+  return spawn(process.execPath, [BIN, ...args], {
+    env,
+    cwd: options.cwd ?? fileURLToPath(new URL('../fixtures/empty-cwd/', import.meta.url)),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
 export function runSumda(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/tmp',
-      NO_COLOR: '1',
-    };
-    for (const [k, v] of Object.entries(options.env ?? {})) if (v !== undefined) env[k] = v;
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env,
-      cwd: options.cwd ?? fileURLToPath(new URL('../fixtures/empty-cwd/', import.meta.url)),
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawnSumda(args, options);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {

@@ -4,9 +4,8 @@
  * PATH/HOME/NO_COLOR and what the test gives. Call `kill()` in a `finally`/`afterEach` so a failing
  * test never leaves a worker behind.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { BIN } from './cli.ts';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawnSumda } from './cli.ts';
 
 export interface Exit {
   code: number | null;
@@ -33,17 +32,7 @@ export function startSumda(
   args: string[],
   options: { env?: Record<string, string | undefined>; cwd?: string } = {},
 ): SumdaProcess {
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '/tmp',
-    NO_COLOR: '1',
-  };
-  for (const [k, v] of Object.entries(options.env ?? {})) if (v !== undefined) env[k] = v;
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env,
-    cwd: options.cwd ?? fileURLToPath(new URL('../fixtures/empty-cwd/', import.meta.url)),
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = spawnSumda(args, options);
   child.stdin.end();
   const stdout: string[] = [];
   const stderr: string[] = [];
