@@ -49,7 +49,7 @@ export async function writeAudit(db: Kysely<Database>, op: Operation, record: Au
       outcome: record.outcome ?? 'success',
       request_id: op.requestId,
       command: op.command,
-      // Placeholders: the BEFORE INSERT trigger computes the chain.
+      // Overwritten by the BEFORE INSERT trigger, which computes the chain.
       chain_seq: 0,
       prev_hash: Buffer.alloc(0),
       row_hash: Buffer.alloc(0),
