@@ -50,6 +50,24 @@ describe('exit codes of bad input', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('config shows what is in effect with every secret redacted', async () => {
+    const r = await runSumda(['config', '--json'], {
+      env: {
+        DATABASE_URL: 'postgres://u:hunter2@db.example/sumda',
+        OPENAI_API_KEY: 'sk-secret-1',
+        LOG_LEVEL: 'debug',
+      },
+    });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      DATABASE_URL: 'postgres://u:*****@db.example/sumda',
+      OPENAI_API_KEY: '*****',
+      LOG_LEVEL: 'debug',
+    });
+    expect(r.stdout + r.stderr).not.toContain('hunter2');
+    expect(r.stdout + r.stderr).not.toContain('sk-secret-1');
+  });
+
   it('--help and --version: 0', async () => {
     expect((await runSumda(['--help'])).code).toBe(0);
     expect((await runSumda(['db', 'migrate', '--help'])).stdout).toContain('Examples:');

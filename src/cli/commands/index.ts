@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { registerAdmin } from './admin.ts';
 import { registerAnalysis } from './analysis.ts';
 import { registerAudit } from './audit.ts';
+import { registerConfig } from './config.ts';
 import { registerDb } from './db.ts';
 import { registerDemo } from './demo.ts';
 import { registerJobs } from './jobs.ts';
@@ -22,6 +23,7 @@ export const COMMANDS: ((program: Command) => void)[] = [
   // getting started and the schema
   registerDemo,
   registerDb,
+  registerConfig,
   registerSeed,
   // the job runner
   registerWorker,
