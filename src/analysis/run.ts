@@ -16,6 +16,7 @@ import type { PolicyResolver } from '../policy/resolver.ts';
 import { findPrompt, type PromptRecord, renderTemplate } from '../prompts/index.ts';
 import { enqueueMany } from '../queue/boss.ts';
 import type { Budget } from '../queue/budget.ts';
+import { seoulDate } from '../time/calendar.ts';
 import type { AnalyzeResult, Analyzer } from './analyzer.ts';
 import { costOf } from './pricing.ts';
 import { ANALYSIS_SCHEMA_VERSION, type AnalysisOutput } from './schema.ts';
@@ -51,13 +52,6 @@ const HANGUL = /[\uac00-\ud7a3]/g;
 function languageOf(text: string): 'ko' | 'en' {
   const hangul = text.match(HANGUL)?.length ?? 0;
   return hangul >= Math.max(3, text.replace(/\s/g, '').length * 0.2) ? 'ko' : 'en';
-}
-
-/** Built once: a new Intl.DateTimeFormat per entry was 5% of the worker's CPU (bench/analysis.ts). */
-const SEOUL_DATE = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Seoul' });
-
-function seoulDate(at: Date): string {
-  return SEOUL_DATE.format(at);
 }
 
 async function promptFor(deps: AnalysisDeps, name: string, version: string): Promise<PromptRecord> {

@@ -28,6 +28,7 @@ import { recordError } from '../errorlog.ts';
 import { PgCode, pgCode, SumdaError, UsageError } from '../errors.ts';
 import { enqueue, type PgBoss } from '../queue/boss.ts';
 import { deadLetterName, QUEUES } from '../queue/catalog.ts';
+import { seoulDate } from '../time/calendar.ts';
 
 export const ROTATE_ACTION = 'keys.rotate';
 /** The re-encryption chain is one job at a time: the queue is stately, and every job uses this key. */
@@ -509,8 +510,7 @@ export async function reencryptAll(
 
 /** Today in Asia/Seoul as YYYYMMDD: the default id of a new key. */
 export function defaultKeyId(now: Date = new Date()): string {
-  const day = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Seoul' }).format(now);
-  return `k${day.replaceAll('-', '')}`;
+  return `k${seoulDate(now).replaceAll('-', '')}`;
 }
 
 export function assertKeyId(id: string, configured: readonly string[] = []): void {

@@ -15,6 +15,7 @@ import { type Operation, writeAudit } from '../audit/index.ts';
 import { type Keyring, seal } from '../crypto/index.ts';
 import type { Database } from '../db/types.ts';
 import { UsageError } from '../errors.ts';
+import { addDays, parseCalendarDate, seoulDate, startOfSeoulDay } from '../time/calendar.ts';
 import { createRng, generateDiary, MOODS, type MoodKind, type Rng } from './corpus.ts';
 
 export interface SeedOptions {
@@ -124,13 +125,9 @@ export function stableUuid(text: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((Number.parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-function todayInSeoul(): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Seoul' }).format(new Date());
-}
-
 /** Midnight of a KST calendar day plus an offset in days, as an instant. */
 function seoulDay(date: string, offsetDays: number): Date {
-  return new Date(new Date(`${date}T00:00:00+09:00`).getTime() + offsetDays * 86_400_000);
+  return startOfSeoulDay(addDays(date, offsetDays));
 }
 
 function nickname(rng: Rng): string {
@@ -160,8 +157,13 @@ export async function seed(
   }
   const started = performance.now();
   const startedAt = Date.now();
-  const endDate = options.endDate ?? todayInSeoul();
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(endDate)) throw new UsageError('--end-date: use YYYY-MM-DD');
+  const endDate = options.endDate ?? seoulDate(new Date());
+  const end = parseCalendarDate(endDate);
+  if (!end || end.year < 2000 || end.year > 2099) {
+    throw new UsageError(
+      `--end-date ${JSON.stringify(endDate)}: a date from 2000-01-01 to 2099-12-31 (YYYY-MM-DD)`,
+    );
+  }
   const firstDay = seoulDay(endDate, -(options.days - 1));
   const rng = createRng(options.seed);
   const s = options.seed;

@@ -4,6 +4,7 @@
  * crisis line from the ethics policy.
  */
 import type { EthicsConfig, SlipConfig } from '../policy/schemas.ts';
+import { seoulTime } from '../time/calendar.ts';
 import { parseDuration } from '../util/duration.ts';
 
 /** `24h` → `24시간`, `3d` → `3일`, `1h30m` → `1시간 30분`. */
@@ -18,22 +19,11 @@ export function koreanDuration(duration: string): string {
   return parts.length > 0 ? parts.join(' ') : '잠시';
 }
 
-/** An instant as Koreans read it: `11월 26일 오후 3시 20분` (Asia/Seoul). */
+/** An instant as Koreans read it: `11월 26일 오후 3시 20분` (Asia/Seoul, 12-hour clock: 오전 12시 is midnight). */
 export function koreanTime(at: Date): string {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('ko-KR', {
-      timeZone: 'Asia/Seoul',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: '2-digit',
-      hour12: true,
-    })
-      .formatToParts(at)
-      .map((p) => [p.type, p.value]),
-  );
-  const minute = parts.minute === '00' ? '' : ` ${Number(parts.minute)}분`;
-  return `${parts.month}월 ${parts.day}일 ${parts.dayPeriod} ${parts.hour}시${minute}`;
+  const t = seoulTime(at);
+  const minute = t.minute === 0 ? '' : ` ${t.minute}분`;
+  return `${t.month}월 ${t.day}일 ${t.hour < 12 ? '오전' : '오후'} ${t.hour % 12 || 12}시${minute}`;
 }
 
 export interface UserMessage {
