@@ -66,7 +66,7 @@ export interface EventAttendanceTable {
 
 export interface NotificationsTable {
   id: Generated<string>;
-  user_id: string | null;
+  user_id: string;
   type: 'notice' | 'system' | 'event' | 'slip' | 'crisis' | 'billing' | 'report';
   title: string;
   message: string;

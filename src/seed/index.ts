@@ -1,8 +1,8 @@
 /**
  * `sumda seed`: deterministic synthetic data across the service tables — plans, users,
- * subscriptions and payments, encrypted Korean diary entries, logins, an attendance event and a
- * broadcast notice. The same --seed gives the same people, texts and dates (relative to --end-date);
- * only the ciphertexts differ (every seal draws a fresh IV). Re-running a seed adds nothing
+ * subscriptions and payments, encrypted Korean diary entries, logins, an attendance event and its
+ * launch notice to every seeded user. The same --seed gives the same people, texts and dates
+ * (relative to --end-date); only the ciphertexts differ (every seal draws a fresh IV). Re-running a seed adds nothing
  * (deterministic ids + ON CONFLICT DO NOTHING); a different seed adds another population.
  *
  * Speed comes from set-based writes: users via unnest arrays; diaries as multi-row inserts whose
@@ -15,6 +15,7 @@ import { type Operation, writeAudit } from '../audit/index.ts';
 import { type Keyring, seal } from '../crypto/index.ts';
 import type { Database } from '../db/types.ts';
 import { UsageError } from '../errors.ts';
+import { notifyAll } from '../notifications/index.ts';
 import { addDays, parseCalendarDate, seoulDate, startOfSeoulDay } from '../time/calendar.ts';
 import { createRng, generateDiary, MOODS, type MoodKind, type Rng } from './corpus.ts';
 
@@ -340,12 +341,21 @@ export async function seed(
               from public.diary_entries where user_id = any(${userIds}::uuid[]) and created_at >= ${eventStart}) days
       ) islands
       on conflict (user_id, event_id, date) do nothing`.execute(trx);
-    await sql`
-      insert into public.notifications (user_id, type, title, message, event_id, dedupe_key, visible_from)
-      values (null, 'event', '매일 한 줄 일기 챌린지가 시작됐어요',
-              '오늘부터 하루 한 줄이라도 기록하면 출석으로 인정돼요. 7일 연속으로 기록하면 포인트를 드려요.',
-              ${eventId}, ${`seed:event:${eventId}`}, ${eventStart})
-      on conflict do nothing`.execute(trx);
+    // The event's launch note, one per seeded user (each with their own read state).
+    await notifyAll(
+      trx,
+      { userIds },
+      {
+        kind: 'event',
+        message: {
+          title: '매일 한 줄 일기 챌린지가 시작됐어요',
+          body: '오늘부터 하루 한 줄이라도 기록하면 출석으로 인정돼요. 7일 연속으로 기록하면 포인트를 드려요.',
+        },
+        eventId,
+        dedupeKey: `seed:event:${eventId}`,
+        visibleFrom: eventStart,
+      },
+    );
     const result = {
       subscriptions: Number(subscriptions.numAffectedRows ?? 0),
       payments: Number(payments.numAffectedRows ?? 0),

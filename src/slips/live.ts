@@ -9,14 +9,15 @@
  * `releaseDueSlips` (queue slip.release, every minute) ends conditions whose time is up, exactly once.
  */
 import { type Kysely, sql } from 'kysely';
-import { lockFor, lockNames } from '../db/locks.ts';
+import { lockedNow, lockFor, lockNames } from '../db/locks.ts';
 import type { Database } from '../db/types.ts';
 import type { Logger } from '../log.ts';
+import { notify } from '../notifications/index.ts';
 import { policyStamp } from '../policy/resolve.ts';
 import type { PolicyResolver } from '../policy/resolver.ts';
 import { parseDuration, toPgInterval } from '../util/duration.ts';
 import { type AnalysisFacts, evaluateSlip, factsFromMetadata, type SlipDecision } from './evaluate.ts';
-import { crisisMessage, slipMessage, type UserMessage } from './messages.ts';
+import { crisisMessage, slipMessage } from './messages.ts';
 
 export interface SlipDeps {
   db: Kysely<Database>;
@@ -24,13 +25,6 @@ export interface SlipDeps {
   log: Logger;
   now?: () => Date;
 }
-
-/**
- * The instant of a change made under the per-user lock, and of what the user is told. Not now(): that
- * is the transaction's start, which can precede the commit of the row (and the note) another check
- * made while this one waited for the lock — a release before its start, notes out of order.
- */
-const LOCKED_NOW = sql<Date>`clock_timestamp()`;
 
 /** Entries older than this were re-analysed in bulk (backfills): they never trigger a live slip. */
 export const LIVE_WINDOW_MS = 2 * 86_400_000;
@@ -45,28 +39,6 @@ export type CheckResult =
       crisis: boolean;
     }
   | { analysisId: string; status: 'skipped'; reason: 'missing' | 'stale' };
-
-async function notify(
-  trx: Kysely<Database>,
-  userId: string,
-  type: 'slip' | 'crisis',
-  message: UserMessage,
-  dedupeKey: string,
-): Promise<void> {
-  await trx
-    .insertInto('notifications')
-    .values({
-      user_id: userId,
-      type,
-      title: message.title,
-      message: message.body,
-      dedupe_key: dedupeKey,
-      created_at: LOCKED_NOW,
-      visible_from: LOCKED_NOW,
-    })
-    .onConflict((oc) => oc.column('dedupe_key').where('dedupe_key', 'is not', null).doNothing())
-    .execute();
-}
 
 export async function checkSlips(deps: SlipDeps, analysisIds: string[]): Promise<CheckResult[]> {
   const { db } = deps;
@@ -169,7 +141,11 @@ export async function checkSlips(deps: SlipDeps, analysisIds: string[]): Promise
         };
 
         if (decision.crisis) {
-          await notify(trx, row.user_id, 'crisis', crisisMessage(ethics), `crisis:${row.id}`);
+          await notify(trx, row.user_id, {
+            kind: 'crisis',
+            message: crisisMessage(ethics),
+            dedupeKey: `crisis:${row.id}`,
+          });
         }
         if (decision.moderation.length > 0) {
           const reason = `ethics: ${decision.moderation.join(', ')}`;
@@ -197,7 +173,7 @@ export async function checkSlips(deps: SlipDeps, analysisIds: string[]): Promise
           if (open) {
             await trx
               .updateTable('admin.slip_conditions')
-              .set({ released_at: LOCKED_NOW, release_reason: `escalated to ${decision.decision}` })
+              .set({ released_at: lockedNow, release_reason: `escalated to ${decision.decision}` })
               .where('id', '=', open.id)
               .execute();
           }
@@ -210,21 +186,19 @@ export async function checkSlips(deps: SlipDeps, analysisIds: string[]): Promise
               status: decision.decision,
               source: 'auto',
               duration: toPgInterval(parseDuration(decision.duration!)),
-              triggered_at: LOCKED_NOW,
+              triggered_at: lockedNow,
             })
             .returning(['id', 'triggered_at'])
             .executeTakeFirstOrThrow();
           const until = new Date(inserted.triggered_at.getTime() + parseDuration(decision.duration!));
-          await notify(
-            trx,
-            row.user_id,
-            'slip',
-            slipMessage(slip, decision.decision as 'warning' | 'slipped', {
+          await notify(trx, row.user_id, {
+            kind: 'slip',
+            message: slipMessage(slip, decision.decision as 'warning' | 'slipped', {
               duration: decision.duration,
               until,
             }),
-            `slip:${inserted.id}:open`,
-          );
+            dedupeKey: `slip:${inserted.id}:open`,
+          });
           action = open ? `escalated ${open.status} → ${decision.decision}` : `opened ${decision.decision}`;
           deps.log.info(
             {
@@ -275,7 +249,11 @@ export async function releaseDueSlips(deps: SlipDeps, batchSize = 500): Promise<
           .execute();
         if (c.status === 'slipped') {
           const { slip } = (await deps.resolver.resolve({ userId: c.user_id })).configs;
-          await notify(trx, c.user_id, 'slip', slipMessage(slip, 'released'), `slip:${c.id}:released`);
+          await notify(trx, c.user_id, {
+            kind: 'slip',
+            message: slipMessage(slip, 'released'),
+            dedupeKey: `slip:${c.id}:released`,
+          });
         }
       }
       return due.length;

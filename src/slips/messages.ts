@@ -3,6 +3,7 @@
  * (placeholders {duration} and {until} only — never a score), and the crisis note with every
  * crisis line from the ethics policy.
  */
+import type { UserMessage } from '../notifications/index.ts';
 import type { EthicsConfig, SlipConfig } from '../policy/schemas.ts';
 import { seoulTime } from '../time/calendar.ts';
 import { parseDuration } from '../util/duration.ts';
@@ -24,11 +25,6 @@ export function koreanTime(at: Date): string {
   const t = seoulTime(at);
   const minute = t.minute === 0 ? '' : ` ${t.minute}분`;
   return `${t.month}월 ${t.day}일 ${t.hour < 12 ? '오전' : '오후'} ${t.hour % 12 || 12}시${minute}`;
-}
-
-export interface UserMessage {
-  title: string;
-  body: string;
 }
 
 export function slipMessage(

@@ -6,9 +6,10 @@
 import { type Kysely, sql } from 'kysely';
 import { authorize, mutate } from '../admins/permissions.ts';
 import { type Operation, writeAudit } from '../audit/index.ts';
-import { lockFor, lockNames } from '../db/locks.ts';
+import { lockedNow, lockFor, lockNames } from '../db/locks.ts';
 import type { Database } from '../db/types.ts';
 import { NotFoundError, UsageError } from '../errors.ts';
+import { notify } from '../notifications/index.ts';
 import type { PolicyResolver } from '../policy/resolver.ts';
 import { parseDuration, toPgInterval } from '../util/duration.ts';
 import type { SlipStatus } from './evaluate.ts';
@@ -92,9 +93,6 @@ export async function showSlip(db: Kysely<Database>, id: string) {
   return { slip, notifications, history };
 }
 
-/** The instant of a change made under the per-user lock (not now(), the transaction's start: see live.ts). */
-const LOCKED_NOW = sql<Date>`clock_timestamp()`;
-
 async function lockOpen(trx: Kysely<Database>, userId: string) {
   await lockFor(trx, lockNames.userSlip(userId));
   return trx
@@ -104,28 +102,6 @@ async function lockOpen(trx: Kysely<Database>, userId: string) {
     .where('released_at', 'is', null)
     .forUpdate()
     .executeTakeFirst();
-}
-
-async function notifyUser(
-  trx: Kysely<Database>,
-  userId: string,
-  title: string,
-  body: string,
-  dedupeKey: string,
-) {
-  await trx
-    .insertInto('notifications')
-    .values({
-      user_id: userId,
-      type: 'slip',
-      title,
-      message: body,
-      dedupe_key: dedupeKey,
-      created_at: LOCKED_NOW,
-      visible_from: LOCKED_NOW,
-    })
-    .onConflict((oc) => oc.column('dedupe_key').where('dedupe_key', 'is not', null).doNothing())
-    .execute();
 }
 
 /** Ends a condition now; a slipped user is told their AI reading is back. */
@@ -153,7 +129,7 @@ export async function releaseSlip(
       await trx
         .updateTable('admin.slip_conditions')
         .set({
-          released_at: LOCKED_NOW,
+          released_at: lockedNow,
           release_reason: reason,
           override_by: op.actor!.id,
           override_reason: reason,
@@ -165,8 +141,11 @@ export async function releaseSlip(
         .execute();
       if (open.status === 'slipped') {
         const { slip } = (await resolver.resolve({ userId: row.user_id })).configs;
-        const message = slipMessage(slip, 'released');
-        await notifyUser(trx, row.user_id, message.title, message.body, `slip:${id}:released`);
+        await notify(trx, row.user_id, {
+          kind: 'slip',
+          message: slipMessage(slip, 'released'),
+          dedupeKey: `slip:${id}:released`,
+        });
       }
       await writeAudit(trx, op, {
         action: 'slip.release',
@@ -244,7 +223,7 @@ export async function overrideSlip(
         await trx
           .updateTable('admin.slip_conditions')
           .set({
-            released_at: LOCKED_NOW,
+            released_at: lockedNow,
             release_reason: `operator override: ${input.status}`,
             override_by: op.actor!.id,
             override_reason: input.reason,
@@ -258,7 +237,7 @@ export async function overrideSlip(
           user_id: input.userId,
           status: input.status,
           source: 'operator',
-          triggered_at: LOCKED_NOW,
+          triggered_at: lockedNow,
           duration: toPgInterval(ms),
           metrics: JSON.stringify({
             rule: 'operator_override',
@@ -270,14 +249,20 @@ export async function overrideSlip(
         .returning(['id', 'triggered_at'])
         .executeTakeFirstOrThrow();
       if (input.status !== 'normal') {
-        const message = slipMessage(slip, input.status, {
-          duration,
-          until: new Date(row.triggered_at.getTime() + ms),
+        await notify(trx, input.userId, {
+          kind: 'slip',
+          message: slipMessage(slip, input.status, {
+            duration,
+            until: new Date(row.triggered_at.getTime() + ms),
+          }),
+          dedupeKey: `slip:${row.id}:open`,
         });
-        await notifyUser(trx, input.userId, message.title, message.body, `slip:${row.id}:open`);
       } else if (open?.status === 'slipped') {
-        const message = slipMessage(slip, 'released');
-        await notifyUser(trx, input.userId, message.title, message.body, `slip:${open.id}:released`);
+        await notify(trx, input.userId, {
+          kind: 'slip',
+          message: slipMessage(slip, 'released'),
+          dedupeKey: `slip:${open.id}:released`,
+        });
       }
       await writeAudit(trx, op, {
         action: 'slip.override',

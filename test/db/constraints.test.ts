@@ -322,7 +322,7 @@ const SPECS: Record<string, TableSpec> = {
         patch: { visible_to: '2025-12-31T00:00:00Z' },
       },
       { constraint: 'notifications_read_at_check', code: CHECK, patch: { read: false } },
-      { constraint: 'notifications_dedupe_key_key', code: UNIQUE, patch: { dedupe_key: 'dedupe-1' } },
+      { constraint: 'notifications_user_id_dedupe_key_key', code: UNIQUE, patch: { dedupe_key: 'dedupe-1' } },
     ],
   },
   'public.event_attendance': {
@@ -655,6 +655,7 @@ beforeAll(async () => {
   await insert(c, 'admin.events', { id: F.event1, title: '1월 출석', start_date: '2026-01-01' });
   await insert(c, 'public.announcements', { id: F.announcement1, title: '공지', body: '본문' });
   await insert(c, 'public.notifications', {
+    user_id: F.user1,
     type: 'notice',
     title: 't',
     message: 'm',

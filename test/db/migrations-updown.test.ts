@@ -61,6 +61,7 @@ const CREATES: Record<string, { tables: string[]; functions: string[] }> = {
   },
   // Its tables live in the sumda schema (worker bookkeeping), outside the service catalog.
   '0009_worker_state': { tables: [], functions: [] },
+  '0010_notifications_per_recipient': { tables: [], functions: [] },
 };
 
 const SNAPSHOT_QUERIES: Record<string, string> = {
