@@ -40,7 +40,27 @@ export interface Config {
     /** Requests per minute shared by every worker; 0 = unlimited. */
     readonly requestsPerMinute: number;
   };
+  readonly billing: BillingConfig;
 }
+
+/** Toss Payments recurring billing (src/billing). */
+export interface BillingConfig {
+  /** TOSS_SECRET_KEY: `test_sk_…` (test mode) or `live_sk_…`; undefined = billing cannot charge. */
+  readonly tossSecretKey: string | undefined;
+  readonly tossMode: 'test' | 'live' | undefined;
+  /** TOSS_API_URL, default the real API. */
+  readonly tossApiUrl: string;
+  /** TOSS_TIMEOUT_MS: a charge or look-up that takes longer is abandoned (outcome unknown). */
+  readonly tossTimeoutMs: number;
+  /** SUMDA_DUNNING_DAYS: retry a soft decline this many days after the due date, in order (default 1,3,5,7). */
+  readonly dunningDays: readonly number[];
+  /** SUMDA_RENEWAL_NOTICE_DAYS: the renewal notice goes out this many days before a charge. */
+  readonly noticeLeadDays: number;
+  /** SUMDA_BILLING_RECONCILE_AFTER_S: a payment pending longer than this is looked up by order id. */
+  readonly reconcileAfterSeconds: number;
+}
+
+export const TOSS_DEFAULT_URL = 'https://api.tosspayments.com';
 
 /** Settings given on the command line; they win over the environment. */
 export interface ConfigFlags {
@@ -105,7 +125,44 @@ const envSchema = z.object({
   OPENAI_BASE_URL: z.url('OPENAI_BASE_URL must be a URL').optional(),
   OPENAI_TIMEOUT_MS: positiveInt('OPENAI_TIMEOUT_MS').optional(),
   SUMDA_OPENAI_RPM: positiveInt('SUMDA_OPENAI_RPM').optional(),
+  TOSS_SECRET_KEY: z
+    .string()
+    .regex(/^(test|live)_(g?sk)_[A-Za-z0-9_]+$/, 'TOSS_SECRET_KEY must be a Toss secret key (test_sk_… or live_sk_…)')
+    .optional(),
+  TOSS_API_URL: z.url('TOSS_API_URL must be a URL').optional(),
+  TOSS_TIMEOUT_MS: positiveInt('TOSS_TIMEOUT_MS').optional(),
+  SUMDA_DUNNING_DAYS: z
+    .string()
+    .regex(/^\d{1,2}(,\d{1,2})*$/, 'SUMDA_DUNNING_DAYS must be increasing whole days, e.g. 1,3,5,7')
+    .optional(),
+  SUMDA_RENEWAL_NOTICE_DAYS: positiveInt('SUMDA_RENEWAL_NOTICE_DAYS').optional(),
+  SUMDA_BILLING_RECONCILE_AFTER_S: positiveInt('SUMDA_BILLING_RECONCILE_AFTER_S').optional(),
 });
+
+/** A live key may only talk to the real API over https (never to a local double or plain http). */
+function liveKeyProblem(key: string | undefined, url: string): string | undefined {
+  if (!key?.startsWith('live_')) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const local = /^(localhost|127\.|\[::1\]|0\.0\.0\.0)/.test(parsed.hostname);
+  if (parsed.protocol !== 'https:' || local) {
+    return `TOSS_SECRET_KEY is a live key: TOSS_API_URL must be an https URL that is not localhost (got ${redactUrl(url)})`;
+  }
+  return undefined;
+}
+
+function parseDunning(raw: string | undefined, problems: string[]): number[] {
+  if (raw === undefined) return [1, 3, 5, 7];
+  const days = raw.split(',').map(Number);
+  if (days.some((d, i) => d < 1 || (i > 0 && d <= days[i - 1]!))) {
+    problems.push('SUMDA_DUNNING_DAYS must be increasing whole days of at least 1, e.g. 1,3,5,7');
+  }
+  return days;
+}
 
 /** Reads `.env` in the working directory (or SUMDA_ENV_FILE); values there lose to the real environment. */
 export function readDotenv(path: string): Record<string, string> {
@@ -135,6 +192,12 @@ export function loadConfig(
     OPENAI_BASE_URL: pick('OPENAI_BASE_URL'),
     OPENAI_TIMEOUT_MS: pick('OPENAI_TIMEOUT_MS'),
     SUMDA_OPENAI_RPM: pick('SUMDA_OPENAI_RPM'),
+    TOSS_SECRET_KEY: pick('TOSS_SECRET_KEY'),
+    TOSS_API_URL: pick('TOSS_API_URL'),
+    TOSS_TIMEOUT_MS: pick('TOSS_TIMEOUT_MS'),
+    SUMDA_DUNNING_DAYS: pick('SUMDA_DUNNING_DAYS'),
+    SUMDA_RENEWAL_NOTICE_DAYS: pick('SUMDA_RENEWAL_NOTICE_DAYS'),
+    SUMDA_BILLING_RECONCILE_AFTER_S: pick('SUMDA_BILLING_RECONCILE_AFTER_S'),
   };
   const problems: string[] = [];
   const parsed = envSchema.safeParse(raw);
@@ -146,6 +209,9 @@ export function loadConfig(
   if (raw.SUMDA_ANALYZER === 'openai' && !raw.OPENAI_API_KEY) {
     problems.push('SUMDA_ANALYZER=openai needs OPENAI_API_KEY');
   }
+  const live = liveKeyProblem(raw.TOSS_SECRET_KEY, raw.TOSS_API_URL ?? TOSS_DEFAULT_URL);
+  if (live) problems.push(live);
+  const dunningDays = parseDunning(parsed.success ? parsed.data.SUMDA_DUNNING_DAYS : undefined, problems);
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const data = parsed.data;
   const config: Config = {
@@ -161,6 +227,15 @@ export function loadConfig(
       baseUrl: data.OPENAI_BASE_URL,
       timeoutMs: data.OPENAI_TIMEOUT_MS ?? 60_000,
       requestsPerMinute: data.SUMDA_OPENAI_RPM ?? 0,
+    },
+    billing: {
+      tossSecretKey: data.TOSS_SECRET_KEY,
+      tossMode: data.TOSS_SECRET_KEY ? (data.TOSS_SECRET_KEY.startsWith('live_') ? 'live' : 'test') : undefined,
+      tossApiUrl: (data.TOSS_API_URL ?? TOSS_DEFAULT_URL).replace(/\/+$/, ''),
+      tossTimeoutMs: data.TOSS_TIMEOUT_MS ?? 15_000,
+      dunningDays,
+      noticeLeadDays: data.SUMDA_RENEWAL_NOTICE_DAYS ?? 7,
+      reconcileAfterSeconds: data.SUMDA_BILLING_RECONCILE_AFTER_S ?? 300,
     },
   };
   return deepFreeze(config);
@@ -190,5 +265,11 @@ export function describeConfig(config: Config): Record<string, unknown> {
     OPENAI_BASE_URL: config.openai.baseUrl ?? '(default)',
     OPENAI_TIMEOUT_MS: config.openai.timeoutMs,
     SUMDA_OPENAI_RPM: config.openai.requestsPerMinute || '(unlimited)',
+    TOSS_SECRET_KEY: config.billing.tossSecretKey ? `${config.billing.tossMode}_sk_*****` : '(unset)',
+    TOSS_API_URL: redactUrl(config.billing.tossApiUrl),
+    TOSS_TIMEOUT_MS: config.billing.tossTimeoutMs,
+    SUMDA_DUNNING_DAYS: config.billing.dunningDays.join(','),
+    SUMDA_RENEWAL_NOTICE_DAYS: config.billing.noticeLeadDays,
+    SUMDA_BILLING_RECONCILE_AFTER_S: config.billing.reconcileAfterSeconds,
   };
 }

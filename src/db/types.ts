@@ -41,6 +41,20 @@ export interface AnnouncementsTable {
   deleted_at: Timestamp | null;
 }
 
+export interface BillingConsentsTable {
+  id: Generated<string>;
+  subscription_id: string | null;
+  user_id: string | null;
+  kind: 'subscribe' | 'trial_conversion' | 'price_increase' | 'plan_change';
+  plan: string;
+  amount: number;
+  currency: Generated<string>;
+  consented_at: Timestamp;
+  channel: Generated<'app' | 'operator'>;
+  recorded_by: string | null;
+  created_at: Generated<Timestamp>;
+}
+
 export interface DiaryEntriesTable {
   id: Generated<string>;
   user_id: string;
@@ -80,9 +94,33 @@ export interface NotificationsTable {
   created_at: Generated<Timestamp>;
 }
 
+export interface PaymentAttemptsTable {
+  id: GeneratedAlways<number>;
+  payment_id: string;
+  operation: 'charge' | 'lookup' | 'cancel';
+  outcome: 'approved' | 'unknown' | 'temporary' | 'soft_decline' | 'hard_decline' | 'config' | 'not_found' | 'canceled' | 'failed';
+  code: string | null;
+  message: string | null;
+  http_status: number | null;
+  at: Generated<Timestamp>;
+}
+
+export interface PaymentRefundsTable {
+  id: Generated<string>;
+  payment_id: string;
+  idempotency_key: string;
+  amount: number | null;
+  reason: string;
+  status: Generated<'pending' | 'done' | 'failed'>;
+  failure_code: string | null;
+  requested_by: string | null;
+  requested_at: Generated<Timestamp>;
+  done_at: Timestamp | null;
+}
+
 export interface PaymentsTable {
   id: Generated<string>;
-  user_id: string;
+  user_id: string | null;
   subscription_id: string | null;
   amount: number;
   currency: Generated<string>;
@@ -98,9 +136,12 @@ export interface PaymentsTable {
   failure_message: string | null;
   method_detail: Json | null;
   refunded_amount: Generated<number>;
-  billing_key: string | null;
   created_at: Generated<Timestamp>;
   updated_at: Generated<Timestamp>;
+  detached_at: Timestamp | null;
+  kind: Generated<'renewal' | 'proration' | 'other'>;
+  period_start: Timestamp | null;
+  attempt: number | null;
 }
 
 export interface PlansTable {
@@ -128,6 +169,18 @@ export interface ReportsTable {
   updated_at: Generated<Timestamp>;
 }
 
+export interface SubscriptionHistoryTable {
+  id: GeneratedAlways<number>;
+  subscription_id: string;
+  event: 'renewed' | 'trial_converted' | 'payment_failed' | 'dunning_retry_scheduled' | 'recovered' | 'canceled' | 'cancel_scheduled' | 'resumed' | 'plan_changed' | 'downgrade_scheduled' | 'price_capped' | 'card_required' | 'renewal_notice' | 'operator_alert';
+  from_status: string | null;
+  to_status: string | null;
+  payment_id: string | null;
+  detail: Generated<Json>;
+  actor_id: string | null;
+  at: Generated<Timestamp>;
+}
+
 export interface SubscriptionsTable {
   id: Generated<string>;
   user_id: string;
@@ -137,7 +190,6 @@ export interface SubscriptionsTable {
   end_date: Timestamp | null;
   provider: Generated<'toss'>;
   customer_key: string | null;
-  billing_key: string | null;
   next_billing_at: Timestamp | null;
   last_billed_at: Timestamp | null;
   cancel_at: Timestamp | null;
@@ -148,6 +200,15 @@ export interface SubscriptionsTable {
   currency: Generated<string>;
   created_at: Generated<Timestamp>;
   updated_at: Generated<Timestamp>;
+  billing_key_enc: Buffer | null;
+  billing_key_digest: Buffer | null;
+  billing_key_hint: string | null;
+  billing_anchor: Timestamp | null;
+  billing_cycle: Generated<number>;
+  retry_at: Timestamp | null;
+  dunning_attempt: Generated<number>;
+  past_due_since: Timestamp | null;
+  pending_plan: string | null;
 }
 
 export interface SupportFaqTable {
@@ -362,12 +423,16 @@ export interface UserStatusLogsTable {
 export interface Database {
   analysis_results: AnalysisResultsTable;
   announcements: AnnouncementsTable;
+  billing_consents: BillingConsentsTable;
   diary_entries: DiaryEntriesTable;
   event_attendance: EventAttendanceTable;
   notifications: NotificationsTable;
+  payment_attempts: PaymentAttemptsTable;
+  payment_refunds: PaymentRefundsTable;
   payments: PaymentsTable;
   plans: PlansTable;
   reports: ReportsTable;
+  subscription_history: SubscriptionHistoryTable;
   subscriptions: SubscriptionsTable;
   support_faq: SupportFaqTable;
   user_points_ledger: UserPointsLedgerTable;
@@ -396,6 +461,9 @@ export type AnalysisResultsUpdate = Updateable<AnalysisResultsTable>;
 export type AnnouncementsRow = Selectable<AnnouncementsTable>;
 export type NewAnnouncements = Insertable<AnnouncementsTable>;
 export type AnnouncementsUpdate = Updateable<AnnouncementsTable>;
+export type BillingConsentsRow = Selectable<BillingConsentsTable>;
+export type NewBillingConsents = Insertable<BillingConsentsTable>;
+export type BillingConsentsUpdate = Updateable<BillingConsentsTable>;
 export type DiaryEntriesRow = Selectable<DiaryEntriesTable>;
 export type NewDiaryEntries = Insertable<DiaryEntriesTable>;
 export type DiaryEntriesUpdate = Updateable<DiaryEntriesTable>;
@@ -405,6 +473,12 @@ export type EventAttendanceUpdate = Updateable<EventAttendanceTable>;
 export type NotificationsRow = Selectable<NotificationsTable>;
 export type NewNotifications = Insertable<NotificationsTable>;
 export type NotificationsUpdate = Updateable<NotificationsTable>;
+export type PaymentAttemptsRow = Selectable<PaymentAttemptsTable>;
+export type NewPaymentAttempts = Insertable<PaymentAttemptsTable>;
+export type PaymentAttemptsUpdate = Updateable<PaymentAttemptsTable>;
+export type PaymentRefundsRow = Selectable<PaymentRefundsTable>;
+export type NewPaymentRefunds = Insertable<PaymentRefundsTable>;
+export type PaymentRefundsUpdate = Updateable<PaymentRefundsTable>;
 export type PaymentsRow = Selectable<PaymentsTable>;
 export type NewPayments = Insertable<PaymentsTable>;
 export type PaymentsUpdate = Updateable<PaymentsTable>;
@@ -414,6 +488,9 @@ export type PlansUpdate = Updateable<PlansTable>;
 export type ReportsRow = Selectable<ReportsTable>;
 export type NewReports = Insertable<ReportsTable>;
 export type ReportsUpdate = Updateable<ReportsTable>;
+export type SubscriptionHistoryRow = Selectable<SubscriptionHistoryTable>;
+export type NewSubscriptionHistory = Insertable<SubscriptionHistoryTable>;
+export type SubscriptionHistoryUpdate = Updateable<SubscriptionHistoryTable>;
 export type SubscriptionsRow = Selectable<SubscriptionsTable>;
 export type NewSubscriptions = Insertable<SubscriptionsTable>;
 export type SubscriptionsUpdate = Updateable<SubscriptionsTable>;

@@ -12,6 +12,8 @@
 import { createHash } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import { type Operation, writeAudit } from '../audit/index.ts';
+import { testBillingKeyFor } from '../billing/double.ts';
+import { sealBillingKey } from '../billing/keys.ts';
 import { type Keyring, seal } from '../crypto/index.ts';
 import type { Database } from '../db/types.ts';
 import { UsageError } from '../errors.ts';
@@ -261,19 +263,22 @@ export async function seed(
   const counts = await db.transaction().execute(async (trx) => {
     const subscriptions = await sql`
       insert into public.subscriptions
-        (user_id, plan, status, start_date, end_date, customer_key, billing_key, next_billing_at, last_billed_at,
-         trial_end, cancel_at, cancel_reason, currency)
+        (user_id, plan, status, start_date, end_date, customer_key, next_billing_at, last_billed_at,
+         trial_end, cancel_at, cancel_reason, currency, billing_anchor, billing_cycle, past_due_since, retry_at)
       select u.id, p.plan, p.status, p.start_date,
              case when p.status = 'canceled' then p.start_date + interval '1 month' end,
              'cus_' || replace(u.id::text, '-', ''),
-             case when p.status <> 'trial' then 'bk_' || md5(${String(s)} || u.id::text) end,
-             case when p.status in ('active', 'trial', 'past_due')
-                  then p.start_date + ((p.months + 1) || ' month')::interval end,
+             case when p.status in ('active', 'past_due') then p.start_date + ((p.months + 1) || ' month')::interval
+                  when p.status = 'trial' then p.start_date + interval '7 days' end,
              case when p.status <> 'trial' then p.start_date + (p.months || ' month')::interval end,
              case when p.status = 'trial' then p.start_date + interval '7 days' end,
              case when p.status = 'canceled' then p.start_date + interval '1 month' end,
              case when p.status = 'canceled' then '서비스를 잘 쓰지 않게 되었어요' end,
-             'KRW'
+             'KRW',
+             case when p.status = 'trial' then p.start_date + interval '7 days' else p.start_date end,
+             case when p.status = 'trial' then 0 else p.months + 1 end,
+             case when p.status = 'past_due' then p.start_date + ((p.months + 1) || ' month')::interval end,
+             case when p.status = 'past_due' then p.start_date + ((p.months + 1) || ' month')::interval + interval '1 day' end
       from public.users u
       cross join lateral (select ('x' || substr(md5(${String(s)} || ':sub:' || u.id::text), 1, 8))::bit(32)::int & 2147483647 as h) x
       cross join lateral (
@@ -285,11 +290,48 @@ export async function seed(
       ) p
       where u.id = any(${userIds}::uuid[]) and x.h % 100 < 38
       on conflict (user_id) do nothing`.execute(trx);
+    // Cards: every running subscription has a billing key the Toss double accepts, sealed like
+    // diary text; a paid signup is a consent to the plan's price (trials must consent again).
+    const running = await trx
+      .selectFrom('subscriptions as s')
+      .innerJoin('plans as p', 'p.code', 's.plan')
+      .select(['s.id', 's.user_id', 's.customer_key', 's.status', 's.plan', 'p.price', 's.start_date'])
+      .where('s.user_id', 'in', userIds.length > 0 ? userIds : ['00000000-0000-0000-0000-000000000000'])
+      .where('s.status', '<>', 'canceled')
+      .where('s.billing_key_enc', 'is', null)
+      .execute();
+    for (let i = 0; i < running.length; i += USER_BATCH) {
+      const chunk = running.slice(i, i + USER_BATCH);
+      const sealed = chunk.map((r) => sealBillingKey(keyring, r.id, testBillingKeyFor(r.customer_key!)));
+      await sql`
+        update public.subscriptions s
+        set billing_key_enc = k.enc, billing_key_digest = k.digest, billing_key_hint = k.hint
+        from unnest(${chunk.map((r) => r.id)}::uuid[], ${sealed.map((k) => k.billing_key_enc)}::bytea[],
+                    ${sealed.map((k) => k.billing_key_digest)}::bytea[], ${sealed.map((k) => k.billing_key_hint)}::text[])
+          as k (id, enc, digest, hint)
+        where s.id = k.id`.execute(trx);
+    }
+    const paid = running.filter((r) => r.status !== 'trial');
+    if (paid.length > 0) {
+      await trx
+        .insertInto('billing_consents')
+        .values(
+          paid.map((r) => ({
+            subscription_id: r.id,
+            user_id: r.user_id,
+            kind: 'subscribe',
+            plan: r.plan,
+            amount: r.price,
+            consented_at: r.start_date,
+          })),
+        )
+        .execute();
+    }
     // One approved payment per billed month (yearly plans once), a few declines along the way.
     const payments = await sql`
       insert into public.payments
         (user_id, subscription_id, amount, currency, method, provider, provider_tx_id, order_id, status,
-         requested_at, approved_at, receipt_url, failure_code, failure_message, billing_key, created_at)
+         requested_at, approved_at, receipt_url, failure_code, failure_message, kind, period_start, attempt, created_at)
       select s.user_id, s.id, pl.price, 'KRW', '카드', 'toss',
              case when m.failed then null else 'seed_' || md5(s.id::text || m.n) end,
              'sumda-' || replace(s.id::text, '-', '') || '-' || m.n,
@@ -298,7 +340,7 @@ export async function seed(
              case when m.failed then null else 'https://dashboard.tosspayments.com/receipt/seed/' || md5(s.id::text || m.n) end,
              case when m.failed then 'REJECT_CARD_COMPANY' end,
              case when m.failed then '카드사에서 결제를 거절했습니다.' end,
-             s.billing_key, m.at
+             'renewal', m.at, 1, m.at
       from public.subscriptions s
       join public.plans pl on pl.code = s.plan
       cross join lateral (

@@ -247,14 +247,19 @@ describe('subscriptions and payments', () => {
     expect(error).toMatchObject({ code: FK, constraint: 'subscriptions_plan_fkey' });
   });
 
-  it('deleting a user removes their subscription and payments in one statement', async () => {
+  it('deleting a user removes their subscription but keeps their payments, detached (5-year retention)', async () => {
     await client.query('delete from users where id = $1', [alice]);
     const left = await client.query(
       `select (select count(*) from subscriptions where user_id = $1)::int as subs,
-              (select count(*) from payments where user_id = $1)::int as payments`,
+              (select count(*) from payments where user_id = $1)::int as payments,
+              (select count(*) from payments where order_id = 'o-alice-1' and user_id is null
+                 and subscription_id is null and detached_at is not null)::int as detached`,
       [alice],
     );
-    expect(left.rows[0]).toEqual({ subs: 0, payments: 0 });
+    expect(left.rows[0]).toEqual({ subs: 0, payments: 0, detached: 1 });
+    const error = await failure(`delete from payments where order_id = 'o-alice-1'`);
+    expect(error).toMatchObject({ code: 'P0001' });
+    expect(error?.message).toMatch(/kept for 5 years/);
   });
 });
 
@@ -325,7 +330,7 @@ describe('catalog', () => {
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
        where n.nspname in ('public', 'admin') and c.relkind = 'r' and c.relname <> 'sumda_migrations'`,
     );
-    expect(r.rows).toHaveLength(27);
+    expect(r.rows).toHaveLength(31);
     expect(r.rows.filter((row) => !row.comment || row.comment.includes('\n'))).toEqual([]);
   });
 
@@ -352,6 +357,9 @@ describe('catalog', () => {
       'admin.prompt_registry.prompt_registry_created_by_fkey',
       'admin.slip_conditions.slip_conditions_override_by_fkey',
       'admin.slip_conditions.slip_conditions_reviewed_by_fkey',
+      'public.billing_consents.billing_consents_recorded_by_fkey',
+      'public.payment_refunds.payment_refunds_requested_by_fkey',
+      'public.subscription_history.subscription_history_actor_id_fkey',
     ]);
   });
 });

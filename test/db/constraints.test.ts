@@ -45,6 +45,7 @@ const F = {
   analysis1: randomUUID(),
   subscription1: randomUUID(),
   subscription2: randomUUID(),
+  payment1: randomUUID(),
   event1: randomUUID(),
   announcement1: randomUUID(),
   inquiry1: randomUUID(),
@@ -52,6 +53,9 @@ const F = {
   slipV2: randomUUID(),
   toneV1: randomUUID(),
 };
+
+const DIGEST1 = Buffer.alloc(32, 1);
+const DIGEST3 = Buffer.alloc(32, 3);
 
 /** A well-formed ciphertext header (version 1, key id "k001") followed by IV, tag and a body. */
 const CIPHERTEXT = Buffer.concat([
@@ -235,7 +239,9 @@ const SPECS: Record<string, TableSpec> = {
       plan: 'basic',
       status: 'trial',
       customer_key: 'ck-3',
-      billing_key: 'bk-3',
+      billing_key_enc: CIPHERTEXT,
+      billing_key_digest: DIGEST3,
+      billing_key_hint: 'bk-3',
       next_billing_at: '2026-03-01T00:00:00+09:00',
       trial_end: '2026-03-01T00:00:00+09:00',
     },
@@ -243,7 +249,7 @@ const SPECS: Record<string, TableSpec> = {
       {
         constraint: 'subscriptions_user_id_key',
         code: UNIQUE,
-        patch: { user_id: F.user1, billing_key: null },
+        patch: { user_id: F.user1, billing_key_enc: null, billing_key_digest: null },
       },
       { constraint: 'subscriptions_user_id_fkey', code: FK, patch: { user_id: missing() } },
       { constraint: 'subscriptions_plan_fkey', code: FK, patch: { plan: 'platinum' } },
@@ -257,7 +263,21 @@ const SPECS: Record<string, TableSpec> = {
         code: CHECK,
         patch: { start_date: '2026-02-01T00:00:00Z', end_date: '2026-01-01T00:00:00Z' },
       },
-      { constraint: 'subscriptions_billing_key_key', code: UNIQUE, patch: { billing_key: 'bk-1' } },
+      {
+        constraint: 'subscriptions_billing_key_digest_key',
+        code: UNIQUE,
+        patch: { billing_key_digest: DIGEST1 },
+      },
+      { constraint: 'subscriptions_billing_key_check', code: CHECK, patch: { billing_key_enc: null } },
+      {
+        constraint: 'subscriptions_billing_key_check',
+        code: CHECK,
+        patch: { billing_key_digest: Buffer.alloc(8) },
+      },
+      { constraint: 'subscriptions_billing_cycle_check', code: CHECK, patch: { billing_cycle: -1 } },
+      { constraint: 'subscriptions_dunning_attempt_check', code: CHECK, patch: { dunning_attempt: -1 } },
+      { constraint: 'subscriptions_pending_plan_fkey', code: FK, patch: { pending_plan: 'platinum' } },
+      { constraint: 'subscriptions_past_due_check', code: CHECK, patch: { status: 'past_due' } },
     ],
   },
   'public.payments': {
@@ -271,7 +291,6 @@ const SPECS: Record<string, TableSpec> = {
       status: 'approved',
       approved_at: '2026-02-01T00:00:00Z',
       method_detail: '{"card":"****"}',
-      billing_key: 'bk-1',
     },
     cases: [
       { constraint: 'payments_user_id_fkey', code: FK, patch: { user_id: missing(), subscription_id: null } },
@@ -295,6 +314,76 @@ const SPECS: Record<string, TableSpec> = {
         code: CHECK,
         patch: { status: 'partially_refunded', refunded_amount: 9900 },
       },
+      { constraint: 'payments_kind_check', code: CHECK, patch: { kind: 'gift' } },
+      { constraint: 'payments_attempt_check', code: CHECK, patch: { attempt: 0 } },
+      { constraint: 'payments_renewal_shape_check', code: CHECK, patch: { kind: 'renewal' } },
+      {
+        constraint: 'payments_detached_check',
+        code: CHECK,
+        patch: { detached_at: '2026-02-01T00:00:00Z' },
+      },
+      {
+        constraint: 'payments_one_charge_per_period_key',
+        code: UNIQUE,
+        patch: { kind: 'renewal', period_start: '2026-01-01T00:00:00+09:00', attempt: 2 },
+      },
+      {
+        constraint: 'payments_one_open_attempt_key',
+        code: UNIQUE,
+        patch: { kind: 'renewal', period_start: '2026-02-01T00:00:00+09:00', attempt: 2, status: 'pending' },
+      },
+      {
+        constraint: 'payments_renewal_attempt_key',
+        code: UNIQUE,
+        patch: { kind: 'renewal', period_start: '2026-03-01T00:00:00+09:00', attempt: 1, status: 'failed' },
+      },
+    ],
+  },
+  'public.payment_attempts': {
+    valid: { payment_id: F.payment1, operation: 'charge', outcome: 'approved', code: null, http_status: 200 },
+    cases: [
+      { constraint: 'payment_attempts_payment_id_fkey', code: FK, patch: { payment_id: missing() } },
+      { constraint: 'payment_attempts_operation_check', code: CHECK, patch: { operation: 'void' } },
+      { constraint: 'payment_attempts_outcome_check', code: CHECK, patch: { outcome: 'maybe' } },
+    ],
+  },
+  'public.subscription_history': {
+    valid: { subscription_id: F.subscription1, event: 'renewed', from_status: 'active', to_status: 'active' },
+    cases: [
+      { constraint: 'subscription_history_subscription_id_fkey', code: FK, patch: { subscription_id: missing() } },
+      { constraint: 'subscription_history_event_check', code: CHECK, patch: { event: 'exploded' } },
+      { constraint: 'subscription_history_payment_id_fkey', code: FK, patch: { payment_id: missing() } },
+      { constraint: 'subscription_history_actor_id_fkey', code: FK, patch: { actor_id: missing() } },
+    ],
+  },
+  'public.billing_consents': {
+    valid: {
+      subscription_id: F.subscription1,
+      user_id: F.user1,
+      kind: 'price_increase',
+      plan: 'basic',
+      amount: 12900,
+      consented_at: '2026-02-01T00:00:00Z',
+    },
+    cases: [
+      { constraint: 'billing_consents_subscription_id_fkey', code: FK, patch: { subscription_id: missing() } },
+      { constraint: 'billing_consents_user_id_fkey', code: FK, patch: { user_id: missing() } },
+      { constraint: 'billing_consents_kind_check', code: CHECK, patch: { kind: 'vibes' } },
+      { constraint: 'billing_consents_amount_check', code: CHECK, patch: { amount: -1 } },
+      { constraint: 'billing_consents_currency_check', code: CHECK, patch: { currency: 'won' } },
+      { constraint: 'billing_consents_channel_check', code: CHECK, patch: { channel: 'fax' } },
+      { constraint: 'billing_consents_recorded_by_fkey', code: FK, patch: { recorded_by: missing() } },
+    ],
+  },
+  'public.payment_refunds': {
+    valid: { payment_id: F.payment1, idempotency_key: 'refund-new', amount: 100, reason: '환불' },
+    cases: [
+      { constraint: 'payment_refunds_payment_id_fkey', code: FK, patch: { payment_id: missing() } },
+      { constraint: 'payment_refunds_idempotency_key_key', code: UNIQUE, patch: { idempotency_key: 'refund-1' } },
+      { constraint: 'payment_refunds_amount_check', code: CHECK, patch: { amount: 0 } },
+      { constraint: 'payment_refunds_reason_check', code: CHECK, patch: { reason: '' } },
+      { constraint: 'payment_refunds_status_check', code: CHECK, patch: { status: 'maybe' } },
+      { constraint: 'payment_refunds_requested_by_fkey', code: FK, patch: { requested_by: missing() } },
     ],
   },
   'public.notifications': {
@@ -642,16 +731,43 @@ beforeAll(async () => {
     id: F.subscription1,
     user_id: F.user1,
     plan: 'basic',
-    billing_key: 'bk-1',
+    billing_key_enc: CIPHERTEXT,
+    billing_key_digest: DIGEST1,
   });
   await insert(c, 'public.subscriptions', { id: F.subscription2, user_id: F.user2, plan: 'basic' });
   await insert(c, 'public.payments', {
+    id: F.payment1,
     user_id: F.user1,
     subscription_id: F.subscription1,
     amount: 9900,
     provider_tx_id: 'tx-1',
     order_id: 'order-1',
+    status: 'approved',
+    kind: 'renewal',
+    period_start: '2026-01-01T00:00:00+09:00',
+    attempt: 1,
   });
+  await insert(c, 'public.payments', {
+    user_id: F.user1,
+    subscription_id: F.subscription1,
+    amount: 9900,
+    order_id: 'order-2',
+    status: 'pending',
+    kind: 'renewal',
+    period_start: '2026-02-01T00:00:00+09:00',
+    attempt: 1,
+  });
+  await insert(c, 'public.payments', {
+    user_id: F.user1,
+    subscription_id: F.subscription1,
+    amount: 9900,
+    order_id: 'order-3',
+    status: 'failed',
+    kind: 'renewal',
+    period_start: '2026-03-01T00:00:00+09:00',
+    attempt: 1,
+  });
+  await insert(c, 'public.payment_refunds', { payment_id: F.payment1, idempotency_key: 'refund-1', reason: '환불' });
   await insert(c, 'admin.events', { id: F.event1, title: '1월 출석', start_date: '2026-01-01' });
   await insert(c, 'public.announcements', { id: F.announcement1, title: '공지', body: '본문' });
   await insert(c, 'public.notifications', {
@@ -782,6 +898,6 @@ it('every CHECK, UNIQUE and FOREIGN KEY in the schema has a case above', async (
   }
 });
 
-it('covers all 27 tables', () => {
-  expect(Object.keys(SPECS)).toHaveLength(27);
+it('covers all 31 tables', () => {
+  expect(Object.keys(SPECS)).toHaveLength(31);
 });

@@ -62,6 +62,15 @@ const CREATES: Record<string, { tables: string[]; functions: string[] }> = {
   // Its tables live in the sumda schema (worker bookkeeping), outside the service catalog.
   '0009_worker_state': { tables: [], functions: [] },
   '0010_notifications_per_recipient': { tables: [], functions: [] },
+  '0011_billing_renewals': {
+    tables: [
+      'public.payment_attempts',
+      'public.subscription_history',
+      'public.billing_consents',
+      'public.payment_refunds',
+    ],
+    functions: ['public.payments_detach_user', 'public.payments_guard_retention'],
+  },
 };
 
 const SNAPSHOT_QUERIES: Record<string, string> = {
@@ -141,7 +150,7 @@ it('migrates up, down one step at a time to zero, and up again to the identical 
   const first = await snapshot();
   const allTables = Object.values(CREATES).flatMap((c) => c.tables);
   expect(await tables()).toEqual([`public.${MIGRATIONS_TABLE}`, ...allTables].sort());
-  expect(first.tables!.filter((t) => / r( |$)/.test(t)).length).toBe(27 + 1);
+  expect(first.tables!.filter((t) => / r( |$)/.test(t)).length).toBe(31 + 1);
 
   const names = Object.keys(CREATES).reverse();
   for (const [i, name] of names.entries()) {
