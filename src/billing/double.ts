@@ -102,8 +102,12 @@ export class TossDouble {
   readonly ledger: LedgerCharge[] = [];
   readonly cancels: LedgerCancel[] = [];
   /** Every request, in order (method, path, order id when there is one), for assertions. */
-  readonly requests: { method: string; path: string; orderId: string | null; idempotencyKey: string | null }[] =
-    [];
+  readonly requests: {
+    method: string;
+    path: string;
+    orderId: string | null;
+    idempotencyKey: string | null;
+  }[] = [];
   readonly #options: TossDoubleOptions;
   readonly #payments = new Map<string, StoredPayment>();
   readonly #byPaymentKey = new Map<string, StoredPayment>();
@@ -174,8 +178,9 @@ export class TossDouble {
 
   /** Charge POSTs received for an order id. */
   chargeRequests(orderId: string): number {
-    return this.requests.filter((r) => r.method === 'POST' && r.orderId === orderId && r.path.startsWith('/v1/billing/'))
-      .length;
+    return this.requests.filter(
+      (r) => r.method === 'POST' && r.orderId === orderId && r.path.startsWith('/v1/billing/'),
+    ).length;
   }
 
   #takeFault(on: Fault['on'], orderId: string | null): Fault | undefined {
@@ -200,12 +205,18 @@ export class TossDouble {
 
   #authorized(req: IncomingMessage): { code: string; message: string } | undefined {
     const header = req.headers.authorization ?? '';
-    if (!header.startsWith('Basic ')) return { code: 'UNAUTHORIZED_KEY', message: '인증되지 않은 시크릿 키 혹은 클라이언트 키 입니다.' };
+    if (!header.startsWith('Basic '))
+      return { code: 'UNAUTHORIZED_KEY', message: '인증되지 않은 시크릿 키 혹은 클라이언트 키 입니다.' };
     const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
-    if (!decoded.endsWith(':')) return { code: 'INCORRECT_BASIC_AUTH_FORMAT', message: '잘못된 요청입니다. ":" 를 포함해 인코딩해주세요.' };
+    if (!decoded.endsWith(':'))
+      return {
+        code: 'INCORRECT_BASIC_AUTH_FORMAT',
+        message: '잘못된 요청입니다. ":" 를 포함해 인코딩해주세요.',
+      };
     const key = decoded.slice(0, -1);
     const ok = this.#options.secretKey ? key === this.#options.secretKey : /^test_g?sk_/.test(key);
-    if (!ok) return { code: 'UNAUTHORIZED_KEY', message: '인증되지 않은 시크릿 키 혹은 클라이언트 키 입니다.' };
+    if (!ok)
+      return { code: 'UNAUTHORIZED_KEY', message: '인증되지 않은 시크릿 키 혹은 클라이언트 키 입니다.' };
     return undefined;
   }
 
@@ -248,7 +259,8 @@ export class TossDouble {
       const fault = this.#takeFault('lookup', orderId);
       if (fault && (await this.#applyFault(fault, res))) return;
       const payment = this.#payments.get(orderId!);
-      if (!payment) this.#send(res, 404, { code: 'NOT_FOUND_PAYMENT', message: '존재하지 않는 결제 정보 입니다.' });
+      if (!payment)
+        this.#send(res, 404, { code: 'NOT_FOUND_PAYMENT', message: '존재하지 않는 결제 정보 입니다.' });
       else this.#send(res, 200, this.#public(payment));
       return;
     }
@@ -267,7 +279,10 @@ export class TossDouble {
     if (slot) {
       const stored = this.#idempotency.get(slot);
       if (stored?.state === 'processing') {
-        this.#send(res, 409, { code: 'IDEMPOTENT_REQUEST_PROCESSING', message: '이전 멱등 요청이 처리 중입니다.' });
+        this.#send(res, 409, {
+          code: 'IDEMPOTENT_REQUEST_PROCESSING',
+          message: '이전 멱등 요청이 처리 중입니다.',
+        });
         return;
       }
       if (stored?.state === 'done') {
@@ -349,10 +364,16 @@ export class TossDouble {
       return 'faulted';
     }
     if (typeof customerKey !== 'string' || !/^[A-Za-z0-9\-_=.,@]{2,300}$/.test(customerKey)) {
-      return reply('INVALID_REQUEST', 'customerKey는 2자 이상 300자 이하의 영문 대소문자, 숫자, 특수문자(-, _, =, ., @)만 허용합니다.');
+      return reply(
+        'INVALID_REQUEST',
+        'customerKey는 2자 이상 300자 이하의 영문 대소문자, 숫자, 특수문자(-, _, =, ., @)만 허용합니다.',
+      );
     }
     if (typeof orderId !== 'string' || !ORDER_ID.test(orderId)) {
-      return reply('INVALID_ORDER_ID', 'orderId는 6자 이상 64자 이하의 영문 대소문자, 숫자, -, _ 만 허용합니다.');
+      return reply(
+        'INVALID_ORDER_ID',
+        'orderId는 6자 이상 64자 이하의 영문 대소문자, 숫자, -, _ 만 허용합니다.',
+      );
     }
     if (typeof orderName !== 'string' || orderName.length === 0 || orderName.length > 100) {
       return reply('INVALID_REQUEST', 'orderName은 1자 이상 100자 이하여야 합니다.');
@@ -362,10 +383,13 @@ export class TossDouble {
     }
     if (amount < 100) return reply('BELOW_MINIMUM_AMOUNT', '카드 결제는 100원 이상부터 가능합니다.');
     const owner =
-      this.#billingKeys.get(billingKey) ?? (billingKey === testBillingKeyFor(customerKey) ? customerKey : undefined);
+      this.#billingKeys.get(billingKey) ??
+      (billingKey === testBillingKeyFor(customerKey) ? customerKey : undefined);
     if (owner === undefined) return reply('NOT_FOUND_BILLING', '존재하지 않는 빌링키입니다.');
-    if (owner !== customerKey) return reply('NOT_MATCHES_CUSTOMER_KEY', '빌링키 발급 시 사용한 customerKey와 일치하지 않습니다.');
-    if (this.#payments.has(orderId)) return reply('DUPLICATED_ORDER_ID', '이미 승인 및 취소가 진행된 중복된 주문번호 입니다.');
+    if (owner !== customerKey)
+      return reply('NOT_MATCHES_CUSTOMER_KEY', '빌링키 발급 시 사용한 customerKey와 일치하지 않습니다.');
+    if (this.#payments.has(orderId))
+      return reply('DUPLICATED_ORDER_ID', '이미 승인 및 취소가 진행된 중복된 주문번호 입니다.');
     const cardCode = this.#cardCodes.get(billingKey);
     if (cardCode) return reply(cardCode, `the card answers ${cardCode}`);
 
@@ -390,7 +414,9 @@ export class TossDouble {
         cardType: '신용',
         ownerType: '개인',
       },
-      receipt: { url: `https://dashboard.tosspayments.com/receipt/redirection?transactionId=${orderId}&ref=double` },
+      receipt: {
+        url: `https://dashboard.tosspayments.com/receipt/redirection?transactionId=${orderId}&ref=double`,
+      },
       cancels: null,
       failure: null,
       billingKey,
@@ -417,13 +443,24 @@ export class TossDouble {
       void this.#applyFault(fault, res);
       return 'faulted';
     }
-    if (!payment) return { ...this.#error('NOT_FOUND_PAYMENT', '존재하지 않는 결제 정보 입니다.', 404), store: true };
-    if (!body || typeof body.cancelReason !== 'string' || body.cancelReason.length === 0 || body.cancelReason.length > 200) {
+    if (!payment)
+      return { ...this.#error('NOT_FOUND_PAYMENT', '존재하지 않는 결제 정보 입니다.', 404), store: true };
+    if (
+      !body ||
+      typeof body.cancelReason !== 'string' ||
+      body.cancelReason.length === 0 ||
+      body.cancelReason.length > 200
+    ) {
       return reply('INVALID_REQUEST', 'cancelReason은 1자 이상 200자 이하여야 합니다.');
     }
     if (payment.balanceAmount === 0) return reply('ALREADY_CANCELED_PAYMENT', '이미 취소된 결제 입니다.');
     const amount = body.cancelAmount === undefined ? payment.balanceAmount : body.cancelAmount;
-    if (typeof amount !== 'number' || !Number.isInteger(amount) || amount <= 0 || amount > payment.balanceAmount) {
+    if (
+      typeof amount !== 'number' ||
+      !Number.isInteger(amount) ||
+      amount <= 0 ||
+      amount > payment.balanceAmount
+    ) {
       return reply('NOT_CANCELABLE_AMOUNT', '취소 할 수 없는 금액 입니다.');
     }
     const now = new Date();
@@ -431,7 +468,12 @@ export class TossDouble {
     payment.status = payment.balanceAmount === 0 ? 'CANCELED' : 'PARTIAL_CANCELED';
     payment.cancels = [
       ...(payment.cancels ?? []),
-      { cancelAmount: amount, cancelReason: body.cancelReason, canceledAt: formatInstant(now), transactionKey: randomUUID() },
+      {
+        cancelAmount: amount,
+        cancelReason: body.cancelReason,
+        canceledAt: formatInstant(now),
+        transactionKey: randomUUID(),
+      },
     ];
     this.cancels.push({ paymentKey, orderId: payment.orderId, amount, reason: body.cancelReason, at: now });
     return { status: 200, body: this.#public(payment), store: true };

@@ -21,7 +21,11 @@ export function billingKeyDigest(billingKey: string): Buffer {
   return createHash('sha256').update(billingKey, 'utf8').digest();
 }
 
-export function sealBillingKey(keyring: Keyring, subscriptionId: string, billingKey: string): SealedBillingKey {
+export function sealBillingKey(
+  keyring: Keyring,
+  subscriptionId: string,
+  billingKey: string,
+): SealedBillingKey {
   return {
     billing_key_enc: seal(keyring, billingKey, context(subscriptionId)),
     billing_key_digest: billingKeyDigest(billingKey),

@@ -170,12 +170,7 @@ export interface TossClient {
 export const ORDER_ID = /^[A-Za-z0-9_-]{6,64}$/;
 const MAX_IDEMPOTENCY_KEY = 300;
 
-function failure(
-  cls: TossErrorClass,
-  code: string,
-  message: string,
-  httpStatus: number | null,
-): TossFailure {
+function failure(cls: TossErrorClass, code: string, message: string, httpStatus: number | null): TossFailure {
   return { ok: false, class: cls, code, message, httpStatus };
 }
 
@@ -212,8 +207,10 @@ export function createTossClient(options: TossClientOptions): TossClient {
       text = await response.text();
     } catch (error) {
       // The request may have reached Toss: a timeout or a dropped connection is an unknown outcome.
-      if (timeout.aborted) return failure('unknown', 'TIMEOUT', `no answer within ${options.timeoutMs} ms`, null);
-      if (signal?.aborted) return failure('unknown', 'ABORTED', 'the call was aborted (the worker is stopping)', null);
+      if (timeout.aborted)
+        return failure('unknown', 'TIMEOUT', `no answer within ${options.timeoutMs} ms`, null);
+      if (signal?.aborted)
+        return failure('unknown', 'ABORTED', 'the call was aborted (the worker is stopping)', null);
       const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
       return failure('unknown', 'NETWORK_ERROR', `the connection failed (${cause})`, null);
     }
@@ -226,23 +223,39 @@ export function createTossClient(options: TossClientOptions): TossClient {
     if (response.ok) {
       const payment = parsed as TossPayment | undefined;
       if (!payment || typeof payment.orderId !== 'string' || typeof payment.status !== 'string') {
-        return failure('unknown', 'BAD_RESPONSE', `HTTP ${response.status} without a payment`, response.status);
+        return failure(
+          'unknown',
+          'BAD_RESPONSE',
+          `HTTP ${response.status} without a payment`,
+          response.status,
+        );
       }
       return { ok: true, value: payment, httpStatus: response.status };
     }
     const error = parsed as { code?: unknown; message?: unknown } | undefined;
     if (!error || typeof error.code !== 'string') {
       // 5xx (or anything) without Toss's error body: we cannot know what happened.
-      return failure('unknown', 'BAD_RESPONSE', `HTTP ${response.status} without an error code`, response.status);
+      return failure(
+        'unknown',
+        'BAD_RESPONSE',
+        `HTTP ${response.status} without an error code`,
+        response.status,
+      );
     }
     const message = typeof error.message === 'string' ? error.message.slice(0, 500) : '';
-    if (error.code === NOT_FOUND_PAYMENT) return failure('unknown', NOT_FOUND_PAYMENT, message, response.status);
+    if (error.code === NOT_FOUND_PAYMENT)
+      return failure('unknown', NOT_FOUND_PAYMENT, message, response.status);
     return failure(classifyTossCode(error.code), error.code, message, response.status);
   }
 
   function checkKey(key: string): TossFailure | undefined {
     if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY) {
-      return failure('config', 'INVALID_IDEMPOTENCY_KEY', `an Idempotency-Key must be 1-${MAX_IDEMPOTENCY_KEY} characters`, null);
+      return failure(
+        'config',
+        'INVALID_IDEMPOTENCY_KEY',
+        `an Idempotency-Key must be 1-${MAX_IDEMPOTENCY_KEY} characters`,
+        null,
+      );
     }
     return undefined;
   }

@@ -127,7 +127,10 @@ const envSchema = z.object({
   SUMDA_OPENAI_RPM: positiveInt('SUMDA_OPENAI_RPM').optional(),
   TOSS_SECRET_KEY: z
     .string()
-    .regex(/^(test|live)_(g?sk)_[A-Za-z0-9_]+$/, 'TOSS_SECRET_KEY must be a Toss secret key (test_sk_… or live_sk_…)')
+    .regex(
+      /^(test|live)_(g?sk)_[A-Za-z0-9_]+$/,
+      'TOSS_SECRET_KEY must be a Toss secret key (test_sk_… or live_sk_…)',
+    )
     .optional(),
   TOSS_API_URL: z.url('TOSS_API_URL must be a URL').optional(),
   TOSS_TIMEOUT_MS: positiveInt('TOSS_TIMEOUT_MS').optional(),
@@ -230,7 +233,11 @@ export function loadConfig(
     },
     billing: {
       tossSecretKey: data.TOSS_SECRET_KEY,
-      tossMode: data.TOSS_SECRET_KEY ? (data.TOSS_SECRET_KEY.startsWith('live_') ? 'live' : 'test') : undefined,
+      tossMode: data.TOSS_SECRET_KEY
+        ? data.TOSS_SECRET_KEY.startsWith('live_')
+          ? 'live'
+          : 'test'
+        : undefined,
       tossApiUrl: (data.TOSS_API_URL ?? TOSS_DEFAULT_URL).replace(/\/+$/, ''),
       tossTimeoutMs: data.TOSS_TIMEOUT_MS ?? 15_000,
       dunningDays,

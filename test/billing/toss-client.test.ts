@@ -100,7 +100,12 @@ describe('Toss client', () => {
       new Promise((r) => setTimeout(r, 60)).then(() => charge({ orderId: id })),
     ]);
     expect(a.ok).toBe(true);
-    expect(b).toMatchObject({ ok: false, class: 'unknown', code: 'IDEMPOTENT_REQUEST_PROCESSING', httpStatus: 409 });
+    expect(b).toMatchObject({
+      ok: false,
+      class: 'unknown',
+      code: 'IDEMPOTENT_REQUEST_PROCESSING',
+      httpStatus: 409,
+    });
     expect(toss.double.chargesByOrder().get(id)).toBe(1);
   });
 
@@ -131,7 +136,11 @@ describe('Toss client', () => {
   it('timeouts, dropped connections and bare 5xx are outcome unknown; the look-up tells', async () => {
     const dropped = orderId();
     toss.double.addFault({ kind: 'drop', orderId: dropped });
-    expect(await charge({ orderId: dropped })).toMatchObject({ ok: false, class: 'unknown', code: 'NETWORK_ERROR' });
+    expect(await charge({ orderId: dropped })).toMatchObject({
+      ok: false,
+      class: 'unknown',
+      code: 'NETWORK_ERROR',
+    });
     const found = await toss.client().findByOrderId(dropped);
     expect(found).toMatchObject({ ok: true, value: { status: 'DONE', orderId: dropped } });
     // Replaying the key after the drop replays the charge's success, no second charge.
@@ -174,13 +183,21 @@ describe('Toss client', () => {
       idempotencyKey: 'refund-1',
     });
     expect(replay).toMatchObject({ ok: true, value: { balanceAmount: 9000 } });
-    const rest = await client.cancel({ paymentKey: paid.value.paymentKey, cancelReason: '전액', idempotencyKey: 'refund-2' });
+    const rest = await client.cancel({
+      paymentKey: paid.value.paymentKey,
+      cancelReason: '전액',
+      idempotencyKey: 'refund-2',
+    });
     expect(rest).toMatchObject({ ok: true, value: { status: 'CANCELED', balanceAmount: 0 } });
-    const more = await client.cancel({ paymentKey: paid.value.paymentKey, cancelReason: '또', idempotencyKey: 'refund-3' });
+    const more = await client.cancel({
+      paymentKey: paid.value.paymentKey,
+      cancelReason: '또',
+      idempotencyKey: 'refund-3',
+    });
     expect(more).toMatchObject({ ok: false, code: 'ALREADY_CANCELED_PAYMENT' });
-    expect(toss.double.cancels.filter((c) => c.paymentKey === paid.value.paymentKey).map((c) => c.amount)).toEqual([
-      900, 9000,
-    ]);
+    expect(
+      toss.double.cancels.filter((c) => c.paymentKey === paid.value.paymentKey).map((c) => c.amount),
+    ).toEqual([900, 9000]);
   });
 
   it('classifies by code, never by status; unknown codes are outcome unknown', () => {

@@ -350,7 +350,11 @@ const SPECS: Record<string, TableSpec> = {
   'public.subscription_history': {
     valid: { subscription_id: F.subscription1, event: 'renewed', from_status: 'active', to_status: 'active' },
     cases: [
-      { constraint: 'subscription_history_subscription_id_fkey', code: FK, patch: { subscription_id: missing() } },
+      {
+        constraint: 'subscription_history_subscription_id_fkey',
+        code: FK,
+        patch: { subscription_id: missing() },
+      },
       { constraint: 'subscription_history_event_check', code: CHECK, patch: { event: 'exploded' } },
       { constraint: 'subscription_history_payment_id_fkey', code: FK, patch: { payment_id: missing() } },
       { constraint: 'subscription_history_actor_id_fkey', code: FK, patch: { actor_id: missing() } },
@@ -366,7 +370,11 @@ const SPECS: Record<string, TableSpec> = {
       consented_at: '2026-02-01T00:00:00Z',
     },
     cases: [
-      { constraint: 'billing_consents_subscription_id_fkey', code: FK, patch: { subscription_id: missing() } },
+      {
+        constraint: 'billing_consents_subscription_id_fkey',
+        code: FK,
+        patch: { subscription_id: missing() },
+      },
       { constraint: 'billing_consents_user_id_fkey', code: FK, patch: { user_id: missing() } },
       { constraint: 'billing_consents_kind_check', code: CHECK, patch: { kind: 'vibes' } },
       { constraint: 'billing_consents_amount_check', code: CHECK, patch: { amount: -1 } },
@@ -379,7 +387,11 @@ const SPECS: Record<string, TableSpec> = {
     valid: { payment_id: F.payment1, idempotency_key: 'refund-new', amount: 100, reason: '환불' },
     cases: [
       { constraint: 'payment_refunds_payment_id_fkey', code: FK, patch: { payment_id: missing() } },
-      { constraint: 'payment_refunds_idempotency_key_key', code: UNIQUE, patch: { idempotency_key: 'refund-1' } },
+      {
+        constraint: 'payment_refunds_idempotency_key_key',
+        code: UNIQUE,
+        patch: { idempotency_key: 'refund-1' },
+      },
       { constraint: 'payment_refunds_amount_check', code: CHECK, patch: { amount: 0 } },
       { constraint: 'payment_refunds_reason_check', code: CHECK, patch: { reason: '' } },
       { constraint: 'payment_refunds_status_check', code: CHECK, patch: { status: 'maybe' } },
@@ -767,7 +779,11 @@ beforeAll(async () => {
     period_start: '2026-03-01T00:00:00+09:00',
     attempt: 1,
   });
-  await insert(c, 'public.payment_refunds', { payment_id: F.payment1, idempotency_key: 'refund-1', reason: '환불' });
+  await insert(c, 'public.payment_refunds', {
+    payment_id: F.payment1,
+    idempotency_key: 'refund-1',
+    reason: '환불',
+  });
   await insert(c, 'admin.events', { id: F.event1, title: '1월 출석', start_date: '2026-01-01' });
   await insert(c, 'public.announcements', { id: F.announcement1, title: '공지', body: '본문' });
   await insert(c, 'public.notifications', {
