@@ -19,7 +19,17 @@ export type Segment = 'everyone' | 'paid' | 'trial' | 'free' | { inactiveDays: n
 /** Any query whose rows carry the recipient's id as `user_id`. */
 export type RecipientQuery = Expression<{ user_id: string }>;
 
-export type Audience = { segment: Segment } | { userIds: readonly string[] } | { query: RecipientQuery };
+/** A recipient with a dedupe key of their own (e.g. one per slip released), in place of the delivery's. */
+export interface KeyedRecipient {
+  userId: string;
+  dedupeKey: string;
+}
+
+export type Audience =
+  | { segment: Segment }
+  | { userIds: readonly string[] }
+  | { query: RecipientQuery }
+  | { recipients: readonly KeyedRecipient[] };
 
 export const SEGMENT_NAMES = ['everyone', 'paid', 'trial', 'free', 'inactive:<N>d'] as const;
 
@@ -108,13 +118,23 @@ export function segmentQuery(db: Kysely<Database>, segment: Segment) {
 }
 
 /**
- * The audience as SQL yielding distinct existing users' `user_id`: ids of no user are skipped (the
- * count written says how many were reached), and a user named twice is told once.
+ * The audience as SQL yielding distinct existing users as `user_id`, with `dedupe_key` (null unless
+ * each recipient brings their own): ids of no user are skipped (the count written says how many
+ * were reached), and a user named twice is told once.
  */
 export function audienceSql(db: Kysely<Database>, audience: Audience): RawBuilder<unknown> {
-  if ('segment' in audience) return sql`${segmentQuery(db, audience.segment)}`;
-  if ('userIds' in audience) {
-    return sql`select u.id as user_id from public.users u where u.id = any(${[...audience.userIds]}::uuid[])`;
+  if ('segment' in audience) {
+    return sql`select s.user_id, null::text as dedupe_key from (${segmentQuery(db, audience.segment)}) s`;
   }
-  return sql`select distinct q.user_id from (${audience.query}) q`;
+  if ('userIds' in audience) {
+    return sql`select u.id as user_id, null::text as dedupe_key
+      from public.users u where u.id = any(${[...audience.userIds]}::uuid[])`;
+  }
+  if ('recipients' in audience) {
+    return sql`select distinct on (u.id) u.id as user_id, r.dedupe_key
+      from unnest(${audience.recipients.map((r) => r.userId)}::uuid[], ${audience.recipients.map((r) => r.dedupeKey)}::text[])
+           as r(user_id, dedupe_key)
+      join public.users u on u.id = r.user_id`;
+  }
+  return sql`select distinct q.user_id, null::text as dedupe_key from (${audience.query}) q`;
 }

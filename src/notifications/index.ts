@@ -5,8 +5,9 @@
  *
  * - `notify` writes one user's message, inside the caller's transaction: it commits or rolls back
  *   with the change it tells about.
- * - `notifyAll` fans one message out to an audience (a segment, user ids, or a query) in a single
- *   INSERT … SELECT — 100,000 recipients are one statement, never a loop.
+ * - `notifyAll` fans one message out to an audience (a segment, user ids, a query, or recipients
+ *   each with their own dedupe key) in a single INSERT … SELECT — 100,000 recipients are one
+ *   statement, never a loop.
  *
  * Each recipient gets a row of their own, so each has their own read state (`read`, `read_at`; the
  * app sets them). A dedupe key makes a send idempotent per recipient: sending again with the same
@@ -21,6 +22,7 @@ import { type Audience, audienceSql } from './audience.ts';
 
 export {
   type Audience,
+  type KeyedRecipient,
   parseSegment,
   type RecipientQuery,
   SEGMENT_NAMES,
@@ -98,7 +100,7 @@ export async function notifyAll(
     insert into public.notifications
       (user_id, type, title, message, dedupe_key, created_at, visible_from, visible_to, announcement_id, event_id)
     select r.user_id, ${delivery.kind}, ${delivery.message.title}, ${delivery.message.body},
-           ${delivery.dedupeKey ?? null}::text, at.t, ${visibleFrom}, ${delivery.visibleTo ?? null}::timestamptz,
+           coalesce(r.dedupe_key, ${delivery.dedupeKey ?? null}::text), at.t, ${visibleFrom}, ${delivery.visibleTo ?? null}::timestamptz,
            ${delivery.announcementId ?? null}::uuid, ${delivery.eventId ?? null}::uuid
     from (${audienceSql(db, audience)}) r cross join at
     on conflict (user_id, dedupe_key) where dedupe_key is not null do nothing`.execute(db);

@@ -12,7 +12,7 @@ import { type Kysely, sql } from 'kysely';
 import { lockedNow, lockFor, lockNames } from '../db/locks.ts';
 import type { Database } from '../db/types.ts';
 import type { Logger } from '../log.ts';
-import { notify } from '../notifications/index.ts';
+import { type KeyedRecipient, notify, notifyAll, type UserMessage } from '../notifications/index.ts';
 import { policyStamp } from '../policy/resolve.ts';
 import type { PolicyResolver } from '../policy/resolver.ts';
 import { parseDuration, toPgInterval } from '../util/duration.ts';
@@ -224,39 +224,49 @@ export async function checkSlips(deps: SlipDeps, analysisIds: string[]): Promise
   return results;
 }
 
-/** Ends every condition whose time is up; a slipped user is told the AI reading is back. Exactly once. */
+/**
+ * Ends every condition whose time is up; a slipped user is told the AI reading is back. Exactly once:
+ * each batch is one UPDATE over the due rows it could lock (SKIP LOCKED: two workers share the work)
+ * and one fan-out per distinct release message (a per-user override can word it differently), keyed
+ * per slip so a retried batch tells nobody twice.
+ */
 export async function releaseDueSlips(deps: SlipDeps, batchSize = 500): Promise<number> {
   let released = 0;
   for (;;) {
     const done = await deps.db.transaction().execute(async (trx) => {
-      const due = await trx
-        .selectFrom('admin.slip_conditions')
-        .select(['id', 'user_id', 'status'])
-        .where('released_at', 'is', null)
-        .where('duration', 'is not', null)
-        .where(sql<boolean>`triggered_at + duration <= now()`)
-        .orderBy('triggered_at')
-        .limit(batchSize)
-        .forUpdate()
-        .skipLocked()
+      const ended = await trx
+        .with('due', (db) =>
+          db
+            .selectFrom('admin.slip_conditions')
+            .select('id')
+            .where('released_at', 'is', null)
+            .where('duration', 'is not', null)
+            .where(sql<boolean>`triggered_at + duration <= now()`)
+            .orderBy('triggered_at')
+            .limit(batchSize)
+            .forUpdate()
+            .skipLocked(),
+        )
+        .updateTable('admin.slip_conditions as s')
+        .from('due')
+        .set({ released_at: sql<Date>`now()`, release_reason: 'time elapsed' })
+        .whereRef('s.id', '=', 'due.id')
+        .returning(['s.id', 's.user_id', 's.status'])
         .execute();
-      for (const c of due) {
-        await trx
-          .updateTable('admin.slip_conditions')
-          .set({ released_at: sql<Date>`now()`, release_reason: 'time elapsed' })
-          .where('id', '=', c.id)
-          .where('released_at', 'is', null)
-          .execute();
-        if (c.status === 'slipped') {
-          const { slip } = (await deps.resolver.resolve({ userId: c.user_id })).configs;
-          await notify(trx, c.user_id, {
-            kind: 'slip',
-            message: slipMessage(slip, 'released'),
-            dedupeKey: `slip:${c.id}:released`,
-          });
-        }
+      const byMessage = new Map<string, { message: UserMessage; recipients: KeyedRecipient[] }>();
+      for (const c of ended) {
+        if (c.status !== 'slipped') continue;
+        const { slip } = (await deps.resolver.resolve({ userId: c.user_id })).configs;
+        const message = slipMessage(slip, 'released');
+        const wording = JSON.stringify(message);
+        const group = byMessage.get(wording) ?? { message, recipients: [] };
+        group.recipients.push({ userId: c.user_id, dedupeKey: `slip:${c.id}:released` });
+        byMessage.set(wording, group);
       }
-      return due.length;
+      for (const { message, recipients } of byMessage.values()) {
+        await notifyAll(trx, { recipients }, { kind: 'slip', message });
+      }
+      return ended.length;
     });
     released += done;
     if (done < batchSize) return released;

@@ -217,6 +217,18 @@ describe('notifyAll: a fan-out', () => {
     ).toBe(2);
   });
 
+  it('recipients with keys of their own: each key once per recipient', async () => {
+    const [a, b] = [await createUser(database.db), await createUser(database.db)];
+    const recipients = [
+      { userId: a, dedupeKey: 'slip:one:released' },
+      { userId: b, dedupeKey: 'slip:two:released' },
+    ];
+    expect(await notifyAll(database.db, { recipients }, { kind: 'slip', message })).toBe(2);
+    expect(await notifyAll(database.db, { recipients }, { kind: 'slip', message })).toBe(0);
+    expect((await rowsOf(a)).map((r) => r.dedupe_key)).toEqual(['slip:one:released']);
+    expect((await rowsOf(b)).map((r) => r.dedupe_key)).toEqual(['slip:two:released']);
+  });
+
   it('fans out over any query yielding user_id', async () => {
     const a = await createUser(database.db, '쿼리-대상');
     await createUser(database.db, '쿼리-제외');

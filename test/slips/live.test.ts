@@ -508,6 +508,56 @@ describe('scheduled release', () => {
   });
 });
 
+describe('scheduled release in batches', () => {
+  it('releases every due condition across batches, each slipped user told once in their own wording', async () => {
+    const admin = await database.db.selectFrom('admin.admins').select('id').executeTakeFirstOrThrow();
+    const users = [];
+    for (let i = 0; i < 5; i++) users.push(await createUser(database.db));
+    // Five due pauses (and one due warning), triggered a day and an hour ago.
+    const triggered = new Date(Date.now() - 25 * HOUR);
+    const conditions = await database.db
+      .insertInto('admin.slip_conditions')
+      .values(
+        users.map((userId, i) => ({
+          user_id: userId,
+          metrics: '{}',
+          status: i === 4 ? ('warning' as const) : ('slipped' as const),
+          duration: '24 hours',
+          triggered_at: triggered,
+        })),
+      )
+      .returning(['id', 'user_id'])
+      .execute();
+    // One user's release note is worded differently by a personal override.
+    await database.db
+      .insertInto('admin.ai_overrides')
+      .values({
+        target: `user:${users[1]}`,
+        key: 'slip.messages.released.title',
+        value: JSON.stringify('다시 만나서 반가워요'),
+        reason: 'support case',
+        created_by: admin.id,
+      })
+      .execute();
+
+    expect(await releaseDueSlips(deps(database.db, log), 2)).toBe(5);
+    expect(await releaseDueSlips(deps(database.db, log), 2)).toBe(0);
+    for (const [i, userId] of users.entries()) {
+      const notes = await notificationsOf(database.db, userId, 'slip');
+      const slipId = conditions.find((c) => c.user_id === userId)!.id;
+      if (i === 4) {
+        expect(notes).toEqual([]);
+        continue;
+      }
+      expect(notes.map((n) => [n.title, n.dedupe_key])).toEqual([
+        [i === 1 ? '다시 만나서 반가워요' : SLIP.messages.released.title, `slip:${slipId}:released`],
+      ]);
+      expect(notes[0]!.message).toBe(SLIP.messages.released.body);
+    }
+    await database.db.deleteFrom('admin.ai_overrides').where('target', '=', `user:${users[1]}`).execute();
+  });
+});
+
 /** Reads '[위험]' entries as risky at tier 3.9 and everything else as calm. */
 const stubAnalyzer: Analyzer = {
   name: 'stub',
