@@ -8,7 +8,7 @@ import type { Database } from '../src/db/types.ts';
 import type { Logger } from '../src/log.ts';
 import type { PolicyResolver } from '../src/policy/resolver.ts';
 import type { Budget } from '../src/queue/budget.ts';
-import type { QueueDefinition } from '../src/queue/catalog.ts';
+import { type QueueDefinition, readerSchema } from '../src/queue/catalog.ts';
 import type { BatchHandler, JobOutcome } from '../src/queue/pump.ts';
 
 export interface JobContext {
@@ -25,7 +25,7 @@ export interface JobContext {
 export type HandlerFactory = (ctx: JobContext) => BatchHandler;
 
 /**
- * Parses every payload with the queue's schema. A payload that does not parse will never parse:
+ * Parses every payload with the queue's schema (unknown fields ignored: see readerSchema). A payload that does not parse will never parse:
  * it is completed with a `rejected` output (and recorded by the caller), not retried.
  */
 export function parsePayloads<T>(
@@ -40,7 +40,7 @@ export function parsePayloads<T>(
   const rejected: JobOutcome[] = [];
   const problems: { job: Job<unknown>; message: string }[] = [];
   for (const job of jobs) {
-    const parsed = definition.payload.safeParse(job.data);
+    const parsed = readerSchema(definition).safeParse(job.data);
     if (parsed.success) valid.push({ job, data: parsed.data as T });
     else {
       const message = parsed.error.issues

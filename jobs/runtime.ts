@@ -10,6 +10,7 @@ import type { Analyzer } from '../src/analysis/analyzer.ts';
 import type { Config } from '../src/config/index.ts';
 import { loadKeyring } from '../src/crypto/keyring.ts';
 import { createDb } from '../src/db/connect.ts';
+import { assertSchemaCurrent } from '../src/db/schema-version.ts';
 import type { Database } from '../src/db/types.ts';
 import { recordError } from '../src/errorlog.ts';
 import { UsageError } from '../src/errors.ts';
@@ -38,6 +39,8 @@ export interface WorkerOptions {
   drainTimeoutMs: number;
   heartbeatMs: number;
   pollIntervalMs: number;
+  /** `--once`: wait for retries due within this many milliseconds (default 0); report the rest. */
+  retryHorizonMs?: number;
   /** Aborted on the first stop signal. */
   signal: AbortSignal;
   /** Inject an analyzer (tests, benchmarks); default from configuration. */
@@ -45,8 +48,13 @@ export interface WorkerOptions {
 }
 
 export interface WorkerResult {
+  /** False when in-flight jobs had to be aborted at the drain timeout. */
   drained: boolean;
+  /** `--once` stopped by a signal before it ran out of due jobs. */
+  interrupted: boolean;
   processed: Record<string, { completed: number; failed: number }>;
+  /** `--once`: jobs of the selected queues still waiting (start time ahead) when it returned. */
+  left: { waiting: number; nextAt: string | null } | null;
 }
 
 async function analyzerFrom(config: Config, log: Logger): Promise<Analyzer> {
@@ -100,6 +108,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
   const boss: PgBoss = createBoss(options.url, { active: !options.once, log, max: 10 });
   const cleanup: (() => Promise<void>)[] = [async () => db.destroy()];
   try {
+    // Before the first job: a schema this build does not know (ahead or behind) is refused, exit 3.
+    await assertSchemaCurrent(db);
     await boss.start();
     cleanup.unshift(async () => boss.stop({ graceful: false, close: true }));
     await installQueues(boss);
@@ -175,25 +185,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
       }
     };
 
-    if (options.once) {
-      // One tick of every scheduled queue, then rounds until nothing selected is due.
-      for (const d of definitions) if (d.schedule) await boss.send(d.name, {});
-      for (let round = 0; round < 20 && !options.signal.aborted; round++) {
-        const pumps = makePumps();
-        await Promise.all(pumps.map((p) => p.start()));
-        await Promise.all(pumps.map((p) => p.drained()));
-        tally(pumps);
-        if (
-          (await dueCount(
-            db,
-            definitions.map((d) => d.name),
-          )) === 0
-        )
-          break;
-      }
-      log.info({ processed: totals }, 'worker --once finished');
-      return { drained: true, processed: totals };
-    }
+    if (options.once) return await runOnce(options, db, boss, definitions, makePumps, tally, totals);
 
     const pumps = makePumps();
     for (const p of pumps) void p.start();
@@ -219,41 +211,139 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
     }, options.heartbeatMs);
     cleanup.unshift(async () => clearInterval(heartbeat));
 
-    await new Promise<void>((resolve) => {
-      if (options.signal.aborted) resolve();
-      else options.signal.addEventListener('abort', () => resolve(), { once: true });
-    });
-    log.info({ drainTimeoutMs: options.drainTimeoutMs }, 'stopping: no new jobs; waiting for in-flight jobs');
-    for (const p of pumps) p.stop();
-    let timer: NodeJS.Timeout | undefined;
-    const drained = await Promise.race([
-      Promise.all(pumps.map((p) => p.drained())).then(() => true),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), options.drainTimeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (!drained) {
-      log.error(
-        { inFlight: pumps.reduce((n, p) => n + p.stats.inFlight, 0) },
-        'drain timed out; aborting in-flight jobs (they will be retried)',
-      );
-      for (const p of pumps) p.abort();
-      // Aborted calls end at once: let their batches hand the jobs back (retry) and record the
-      // failures before the connections close — else they stay active until they expire.
-      await Promise.race([
-        Promise.all(pumps.map((p) => p.drained())),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, ABORT_GRACE_MS);
-        }),
-      ]);
-      clearTimeout(timer);
-    }
+    await aborted(options.signal);
+    const drained = await drain(pumps, options.drainTimeoutMs, log);
     tally(pumps);
     log.info({ processed: totals, drained }, 'worker stopped');
-    return { drained, processed: totals };
+    return { drained, interrupted: false, processed: totals, left: null };
   } finally {
     for (const fn of cleanup)
       await fn().catch((error: unknown) => log.warn({ err: error }, 'worker cleanup failed'));
   }
+}
+
+/** Resolves when the signal is aborted (at once if it already is). */
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * The graceful stop shared by the daemon and `--once`: no new fetches, in-flight jobs finish within
+ * the drain timeout; past it they are aborted and handed back for a retry. True when all finished.
+ */
+async function drain(pumps: QueuePump[], drainTimeoutMs: number, log: Logger): Promise<boolean> {
+  log.info({ drainTimeoutMs }, 'stopping: no new jobs; waiting for in-flight jobs');
+  for (const p of pumps) p.stop();
+  let timer: NodeJS.Timeout | undefined;
+  const drained = await Promise.race([
+    Promise.all(pumps.map((p) => p.drained())).then(() => true),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), drainTimeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!drained) {
+    log.error(
+      { inFlight: pumps.reduce((n, p) => n + p.stats.inFlight, 0) },
+      'drain timed out; aborting in-flight jobs (they will be retried)',
+    );
+    for (const p of pumps) p.abort();
+    // Aborted calls end at once: let their batches hand the jobs back (retry) and record the
+    // failures before the connections close — else they stay active until they expire.
+    await Promise.race([
+      Promise.all(pumps.map((p) => p.drained())),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ABORT_GRACE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+  return drained;
+}
+
+/** Jobs of the given queues waiting (created or retry) with a start time still ahead. */
+async function waiting(
+  db: Kysely<Database>,
+  names: string[],
+): Promise<{ count: number; next: Date | null; nextInMs: number | null }> {
+  const { sql } = await import('kysely');
+  const result = await sql<{ n: number; next: Date | null; next_in_ms: number | null }>`
+    select count(*)::int as n, min(start_after) as next,
+           (extract(epoch from min(start_after) - now()) * 1000)::int as next_in_ms
+    from pgboss.job
+    where name = any(${names}::text[]) and state in ('created', 'retry') and start_after > now()`.execute(db);
+  const row = result.rows[0];
+  return { count: row?.n ?? 0, next: row?.next ?? null, nextInMs: row?.next_in_ms ?? null };
+}
+
+/**
+ * `--once`: one tick of every scheduled queue, then rounds until nothing selected is due. Retries
+ * due within the horizon are waited for; what waits longer is counted and reported. The first stop
+ * signal drains exactly like the daemon (stop fetching, finish in-flight jobs, abort past the drain
+ * timeout): a cron or CI job stays stoppable.
+ */
+async function runOnce(
+  options: WorkerOptions,
+  db: Kysely<Database>,
+  boss: PgBoss,
+  definitions: QueueDefinition[],
+  makePumps: () => QueuePump[],
+  tally: (pumps: QueuePump[]) => void,
+  totals: WorkerResult['processed'],
+): Promise<WorkerResult> {
+  const { log, signal } = options;
+  const names = definitions.map((d) => d.name);
+  for (const d of definitions) if (d.schedule) await boss.send(d.name, {});
+  const stopSignal = aborted(signal).then(() => 'signal' as const);
+  let drained = true;
+  while (!signal.aborted) {
+    const pumps = makePumps();
+    for (const p of pumps) void p.start();
+    const first = await Promise.race([
+      Promise.all(pumps.map((p) => p.drained())).then(() => 'done' as const),
+      stopSignal,
+    ]);
+    if (first === 'signal') {
+      drained = await drain(pumps, options.drainTimeoutMs, log);
+      tally(pumps);
+      break;
+    }
+    tally(pumps);
+    if ((await dueCount(db, names)) > 0) continue;
+    const ahead = await waiting(db, names);
+    if (ahead.count === 0 || ahead.nextInMs === null || ahead.nextInMs > (options.retryHorizonMs ?? 0)) break;
+    log.info(
+      { waiting: ahead.count, nextInMs: ahead.nextInMs },
+      'worker --once: waiting for retries due within the horizon',
+    );
+    await delay(Math.max(ahead.nextInMs, 0) + 50, signal);
+  }
+  const interrupted = signal.aborted;
+  const ahead = await waiting(db, names);
+  const left = ahead.count > 0 ? { waiting: ahead.count, nextAt: ahead.next?.toISOString() ?? null } : null;
+  if (left) {
+    log.warn(
+      { ...left, retryHorizonMs: options.retryHorizonMs ?? 0 },
+      interrupted
+        ? 'worker --once interrupted; jobs still wait'
+        : 'worker --once finished; jobs wait for a retry beyond the horizon',
+    );
+  }
+  log.info({ processed: totals, drained, interrupted }, 'worker --once finished');
+  return { drained, interrupted, processed: totals, left };
 }

@@ -170,6 +170,36 @@ export async function completeWithOutputs(
   }
 }
 
+/** The longest a server's `retry-after` may push a retry out: past this, the queue's own backoff decides. */
+export const MAX_RETRY_AFTER_MS = 3_600_000;
+
+/**
+ * Pushes the start of jobs just failed into `retry` out to at least now + the server's `retry-after`
+ * (a 429 that outlived the SDK's own retries): pg-boss's `fail()` only applies the queue's backoff.
+ * Never earlier than pg-boss's own retry time; jobs no longer waiting in `retry` (dead-lettered,
+ * taken again) are left alone.
+ */
+const DEFER_RETRIES = `
+  update pgboss.job j
+  set start_after = greatest(j.start_after, now() + make_interval(secs => i.ms / 1000.0))
+  from json_to_recordset($2::text::json) as i (id uuid, ms int)
+  where j.name = $1 and j.id = i.id and j.state = 'retry'`;
+
+export async function deferRetries(
+  boss: PgBoss,
+  name: string,
+  jobs: { id: string; retryAfterMs: number }[],
+): Promise<void> {
+  if (jobs.length === 0) return;
+  const payload = JSON.stringify(
+    jobs.map((j) => ({
+      id: j.id,
+      ms: Math.round(Math.min(Math.max(j.retryAfterMs, 0), MAX_RETRY_AFTER_MS)),
+    })),
+  );
+  await boss.getDb().executeSql(DEFER_RETRIES, [name, payload]);
+}
+
 /** Queues an operator paused; workers skip them. */
 export async function pausedQueues(db: Kysely<Database>): Promise<Set<string>> {
   const rows = await sql<{ queue: string }>`select queue from sumda.queue_state`.execute(db);

@@ -140,6 +140,25 @@ export function findQueue(name: string): QueueDefinition | undefined {
   return ALL_QUEUES.find((q) => q.name === name || deadLetterName(q.name) === name);
 }
 
+/**
+ * The schema a worker reads payloads with. Enqueueing is strict (a payload carries exactly the
+ * catalog's fields, so nothing else — never diary text — slips in); reading ignores fields it does
+ * not know. That is the side-by-side rule of a rolling deploy: payload schemas only grow, by optional
+ * fields (or fields with defaults), so an older worker reads a newer sender's job (the new field is
+ * dropped) and a newer worker reads an older sender's job (the field is absent). Renaming, removing
+ * or retyping a field, or making a new one required, needs a new queue name instead.
+ */
+const lenient = new WeakMap<z.ZodType, z.ZodType>();
+export function readerSchema(definition: QueueDefinition): z.ZodType {
+  const strict = definition.payload;
+  let reader = lenient.get(strict);
+  if (!reader) {
+    reader = strict instanceof z.ZodObject ? strict.strip() : strict;
+    lenient.set(strict, reader);
+  }
+  return reader;
+}
+
 /** Every queue name including dead-letter queues. */
 export function allQueueNames(): string[] {
   return ALL_QUEUES.flatMap((q) => (q.deadLetter ? [q.name, deadLetterName(q.name)] : [q.name]));

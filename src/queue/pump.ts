@@ -8,14 +8,23 @@
  */
 import type { Job, PgBoss } from 'pg-boss';
 import type { Logger } from '../log.ts';
-import { completeWithOutputs } from './boss.ts';
+import { completeWithOutputs, deferRetries } from './boss.ts';
 import type { QueueDefinition } from './catalog.ts';
 
 /** What a handler says about one job of its batch. */
 export type JobOutcome =
   | { id: string; status: 'completed'; output?: object }
-  /** Retry later (pg-boss counts the attempt; past the limit it dead-letters). */
+  /**
+   * Retry later (pg-boss counts the attempt; past the limit it dead-letters). An error carrying a
+   * `retryAfterMs` (a server's `retry-after`) delays the retry at least that long.
+   */
   | { id: string; status: 'retry'; error: Error };
+
+/** The server-given delay an error carries (e.g. RetryableAnalysisError after a 429), if any. */
+export function retryAfterOf(error: Error): number | undefined {
+  const ms = (error as { retryAfterMs?: unknown }).retryAfterMs;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? ms : undefined;
+}
 
 export type BatchHandler = (jobs: Job<unknown>[], signal: AbortSignal) => Promise<JobOutcome[]>;
 
@@ -188,6 +197,11 @@ export class QueuePump {
           { message: error.message, name: error.name },
         );
       }
+      const deferred = failed.flatMap(({ job, error }) => {
+        const retryAfterMs = retryAfterOf(error);
+        return retryAfterMs === undefined ? [] : [{ id: job.id, retryAfterMs }];
+      });
+      await deferRetries(this.#boss, name, deferred);
     } catch (error) {
       // The claim expires and pg-boss retries the jobs; handlers are idempotent.
       log.error(

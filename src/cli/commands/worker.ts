@@ -15,6 +15,11 @@ export function registerWorker(program: Command): void {
       .option('--concurrency <n>', 'jobs in flight per queue (default: per queue, e.g. 32 for analysis.run)')
       .option('--batch-size <n>', 'jobs per handler call (default: per queue)')
       .option('--once', 'drain what is due (one tick of every schedule first), then exit')
+      .option(
+        '--retry-horizon <duration>',
+        'with --once: wait for retries due within this long (0 = never wait); later ones are reported',
+        '60s',
+      )
       .option('--drain-timeout <duration>', 'on SIGTERM, how long in-flight jobs may take to finish', '30s')
       .option('--heartbeat <duration>', 'interval of the heartbeat log line', '30s')
       .option('--poll-interval <duration>', 'how often an idle queue is checked', '1s')
@@ -28,6 +33,7 @@ export function registerWorker(program: Command): void {
           drainTimeout: string;
           heartbeat: string;
           pollInterval: string;
+          retryHorizon: string;
         }>(async (ctx, opts) => {
           const { runWorker } = await import('../../../jobs/runtime.ts');
           const result = await runWorker({
@@ -46,6 +52,8 @@ export function registerWorker(program: Command): void {
             drainTimeoutMs: parseDuration(opts.drainTimeout, '--drain-timeout'),
             heartbeatMs: parseDuration(opts.heartbeat, '--heartbeat'),
             pollIntervalMs: parseDuration(opts.pollInterval, '--poll-interval'),
+            retryHorizonMs:
+              opts.retryHorizon === '0' ? 0 : parseDuration(opts.retryHorizon, '--retry-horizon'),
             signal: ctx.signal,
           });
           if (opts.once) {
@@ -56,14 +64,21 @@ export function registerWorker(program: Command): void {
                 Object.entries(result.processed).map(([queue, n]) => [queue, n.completed, n.failed]),
               );
             }
+            if (result.left) {
+              ctx.out.note(
+                `${result.left.waiting} job(s) still wait for a later start (next at ${result.left.nextAt}); run again after that`,
+              );
+            }
           }
-          return result.drained ? ExitCode.ok : ExitCode.failure;
+          if (!result.drained) return ExitCode.failure;
+          return result.interrupted ? ExitCode.interrupted : ExitCode.ok;
         }),
       ),
     [
       'sumda worker',
       'sumda worker --queues analysis.run --concurrency 64',
       'sumda worker --once   # drain what is due and exit (demo, cron, tests)',
+      'sumda worker --once --retry-horizon 0 --json   # do not wait for retries; say how many are left',
     ],
   );
 }
