@@ -71,6 +71,8 @@ const CREATES: Record<string, { tables: string[]; functions: string[] }> = {
     ],
     functions: ['public.payments_detach_user', 'public.payments_guard_retention'],
   },
+  // Tables and functions in the sumda schema (report bookkeeping); its triggers sit on public tables.
+  '0012_reports': { tables: [], functions: [] },
 };
 
 const SNAPSHOT_QUERIES: Record<string, string> = {
