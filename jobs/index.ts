@@ -3,8 +3,10 @@ import { QUEUES } from '../src/queue/catalog.ts';
 import { analysisRun } from './analysis-run.ts';
 import { analysisScan } from './analysis-scan.ts';
 import type { HandlerFactory } from './context.ts';
+import { eventsAttendance } from './events-attendance.ts';
 import { housekeeping } from './housekeeping.ts';
 import { keysReencrypt } from './keys-reencrypt.ts';
+import { pointsExpire } from './points-expire.ts';
 import { slipCheck } from './slip-check.ts';
 import { slipRelease } from './slip-release.ts';
 
@@ -15,4 +17,6 @@ export const HANDLERS: Record<string, HandlerFactory> = {
   [QUEUES.slipRelease.name]: slipRelease,
   [QUEUES.housekeeping.name]: housekeeping,
   [QUEUES.keysReencrypt.name]: keysReencrypt,
+  [QUEUES.pointsExpire.name]: pointsExpire,
+  [QUEUES.eventsAttendance.name]: eventsAttendance,
 };

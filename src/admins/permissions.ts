@@ -36,6 +36,15 @@ export const PERMISSIONS = {
   'queues.resume': 'manager',
   'diary.moderate': 'operator',
   'user.set_state': 'manager',
+  'points.adjust': 'manager',
+  'event.manage': 'manager',
+  'support.reply': 'operator',
+  'support.assign': 'operator',
+  'support.close': 'operator',
+  'faq.edit': 'manager',
+  'announce.manage': 'manager',
+  'notify.send': 'manager',
+  'logs.retention': 'admin',
 } as const satisfies Record<string, Role>;
 export type Permission = keyof typeof PERMISSIONS;
 

@@ -39,6 +39,7 @@ export interface AnnouncementsTable {
   created_at: Generated<Timestamp>;
   updated_at: Generated<Timestamp>;
   deleted_at: Timestamp | null;
+  segment: string | null;
 }
 
 export interface BillingConsentsTable {
@@ -73,7 +74,7 @@ export interface EventAttendanceTable {
   user_id: string;
   event_id: string;
   date: string;
-  streak: number;
+  streak: number | null;
   reward_code: string | null;
   created_at: Generated<Timestamp>;
 }
@@ -227,7 +228,7 @@ export interface UserPointsLedgerTable {
   user_id: string;
   delta: number;
   reason: 'attendance' | 'event' | 'reward' | 'purchase' | 'admin_adjustment' | 'expiry' | 'refund' | 'diary';
-  ref_type: 'event' | 'attendance' | 'payment' | 'diary' | 'admin' | null;
+  ref_type: 'event' | 'attendance' | 'payment' | 'diary' | 'admin' | 'expiry' | null;
   ref_id: string | null;
   balance_after: number;
   created_at: Generated<Timestamp>;
@@ -342,6 +343,14 @@ export interface ErrorLogsTable {
   created_at: Generated<Timestamp>;
 }
 
+export interface EventRewardsTable {
+  event_id: string;
+  streak_days: number;
+  points: number;
+  code: GeneratedAlways<string | null>;
+  created_at: Generated<Timestamp>;
+}
+
 export interface EventsTable {
   id: Generated<string>;
   title: string;
@@ -360,6 +369,7 @@ export interface LoginLogsTable {
   ua: string | null;
   success: boolean;
   created_at: Generated<Timestamp>;
+  country: string | null;
 }
 
 export interface PromptRegistryTable {
@@ -400,6 +410,9 @@ export interface SupportInquiriesTable {
   status: Generated<'open' | 'pending' | 'closed'>;
   created_at: Generated<Timestamp>;
   updated_at: Generated<Timestamp>;
+  assignee_id: string | null;
+  first_response_at: Timestamp | null;
+  closed_at: Timestamp | null;
 }
 
 export interface SupportResponsesTable {
@@ -445,6 +458,7 @@ export interface Database {
   'admin.audit_log': AuditLogTable;
   'admin.content_moderation_logs': ContentModerationLogsTable;
   'admin.error_logs': ErrorLogsTable;
+  'admin.event_rewards': EventRewardsTable;
   'admin.events': EventsTable;
   'admin.login_logs': LoginLogsTable;
   'admin.prompt_registry': PromptRegistryTable;
@@ -527,6 +541,9 @@ export type ContentModerationLogsUpdate = Updateable<ContentModerationLogsTable>
 export type ErrorLogsRow = Selectable<ErrorLogsTable>;
 export type NewErrorLogs = Insertable<ErrorLogsTable>;
 export type ErrorLogsUpdate = Updateable<ErrorLogsTable>;
+export type EventRewardsRow = Selectable<EventRewardsTable>;
+export type NewEventRewards = Insertable<EventRewardsTable>;
+export type EventRewardsUpdate = Updateable<EventRewardsTable>;
 export type EventsRow = Selectable<EventsTable>;
 export type NewEvents = Insertable<EventsTable>;
 export type EventsUpdate = Updateable<EventsTable>;

@@ -123,6 +123,42 @@ export const QUEUES = {
     schedule: { cron: '17 * * * *' },
     worker: { batchSize: 1, concurrency: 1 },
   }),
+  pointsExpire: define({
+    name: 'points.expire',
+    description:
+      'expire points earned more than 365 days ago (oldest spent first), one batch of users per job',
+    payload: z
+      .object({
+        date: z.iso.date().optional(),
+        after: uuid.optional(),
+        batchSize: z.number().int().min(1).max(10_000).default(500),
+        requestId,
+      })
+      .strict(),
+    service: 'worker',
+    retryLimit: 3,
+    retryDelaySeconds: 60,
+    retryBackoff: true,
+    expireInSeconds: 600,
+    policy: 'stately',
+    deadLetter: true,
+    schedule: { cron: '10 3 * * *' },
+    worker: { batchSize: 1, concurrency: 1 },
+  }),
+  eventsAttendance: define({
+    name: 'events.attendance',
+    description: 'compute attendance streaks and pay streak rewards into the points ledger, once',
+    payload: z.object({ eventId: uuid.optional(), requestId }).strict(),
+    service: 'worker',
+    retryLimit: 3,
+    retryDelaySeconds: 30,
+    retryBackoff: true,
+    expireInSeconds: 300,
+    policy: 'stately',
+    deadLetter: true,
+    schedule: { cron: '*/5 * * * *' },
+    worker: { batchSize: 1, concurrency: 1 },
+  }),
 } as const;
 
 export type QueueKey = keyof typeof QUEUES;

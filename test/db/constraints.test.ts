@@ -443,6 +443,11 @@ const SPECS: Record<string, TableSpec> = {
       { constraint: 'user_points_ledger_reason_check', code: CHECK, patch: { reason: 'gift' } },
       { constraint: 'user_points_ledger_ref_type_check', code: CHECK, patch: { ref_type: 'coupon' } },
       { constraint: 'user_points_ledger_ref_check', code: CHECK, patch: { ref_id: null } },
+      {
+        constraint: 'user_points_ledger_expiry_check',
+        code: CHECK,
+        patch: { reason: 'expiry', ref_type: null, ref_id: null },
+      },
       // The fixture user has 100 points.
       { constraint: 'user_points_ledger_balance_after_check', code: CHECK, patch: { delta: -101 } },
       {
@@ -466,6 +471,7 @@ const SPECS: Record<string, TableSpec> = {
         code: CHECK,
         patch: { expires_at: '2026-01-01T00:00:00Z' },
       },
+      { constraint: 'announcements_segment_check', code: CHECK, patch: { segment: 'vip' } },
     ],
   },
   'public.support_faq': {
@@ -475,6 +481,14 @@ const SPECS: Record<string, TableSpec> = {
   'admin.events': {
     valid: { title: '2월 출석', description: null, start_date: '2026-02-01', end_date: '2026-03-01' },
     cases: [{ constraint: 'events_dates_check', code: CHECK, patch: { end_date: '2026-02-01' } }],
+  },
+  'admin.event_rewards': {
+    valid: { event_id: F.event1, streak_days: 7, points: 100 },
+    cases: [
+      { constraint: 'event_rewards_event_id_fkey', code: FK, patch: { event_id: missing() } },
+      { constraint: 'event_rewards_streak_days_check', code: CHECK, patch: { streak_days: 0 } },
+      { constraint: 'event_rewards_points_check', code: CHECK, patch: { points: 0 } },
+    ],
   },
   'admin.api_logs': {
     valid: { user_id: F.user1, method: 'POST', endpoint: '/v1/diaries', status_code: 201, latency_ms: 42 },
@@ -506,6 +520,18 @@ const SPECS: Record<string, TableSpec> = {
       { constraint: 'support_inquiries_user_id_fkey', code: FK, patch: { user_id: missing() } },
       { constraint: 'support_inquiries_category_check', code: CHECK, patch: { category: 'praise' } },
       { constraint: 'support_inquiries_status_check', code: CHECK, patch: { status: 'resolved' } },
+      { constraint: 'support_inquiries_assignee_id_fkey', code: FK, patch: { assignee_id: missing() } },
+      { constraint: 'support_inquiries_closed_at_check', code: CHECK, patch: { status: 'closed' } },
+      {
+        constraint: 'support_inquiries_closed_after_check',
+        code: CHECK,
+        patch: { status: 'closed', closed_at: '2000-01-01T00:00:00Z' },
+      },
+      {
+        constraint: 'support_inquiries_first_response_after_check',
+        code: CHECK,
+        patch: { first_response_at: '2000-01-01T00:00:00Z' },
+      },
     ],
   },
   'admin.support_responses': {
@@ -517,7 +543,10 @@ const SPECS: Record<string, TableSpec> = {
   },
   'admin.login_logs': {
     valid: { user_id: F.user1, ip: '203.0.113.7', device: 'iPhone 15', ua: 'Sumda/1.0', success: true },
-    cases: [{ constraint: 'login_logs_user_id_fkey', code: FK, patch: { user_id: missing() } }],
+    cases: [
+      { constraint: 'login_logs_user_id_fkey', code: FK, patch: { user_id: missing() } },
+      { constraint: 'login_logs_country_check', code: CHECK, patch: { country: 'kr' } },
+    ],
   },
   'admin.slip_conditions': {
     valid: {
@@ -914,6 +943,6 @@ it('every CHECK, UNIQUE and FOREIGN KEY in the schema has a case above', async (
   }
 });
 
-it('covers all 31 tables', () => {
-  expect(Object.keys(SPECS)).toHaveLength(31);
+it('covers all 32 tables', () => {
+  expect(Object.keys(SPECS)).toHaveLength(32);
 });

@@ -246,11 +246,11 @@ describe('queues list and schedules list', () => {
     const out = await runSumda(['schedules', 'list', '--json'], { env: { DATABASE_URL: database.url } });
     expect(out.code).toBe(0);
     const cli = JSON.parse(out.stdout);
-    expect(cli.map((s: { queue: string }) => s.queue).sort()).toEqual([
-      'analysis.scan',
-      'housekeeping',
-      'slip.release',
-    ]);
+    expect(cli.map((s: { queue: string }) => s.queue).sort()).toEqual(
+      ALL_QUEUES.filter((q) => q.schedule)
+        .map((q) => q.name)
+        .sort(),
+    );
     const next = cli
       .find((s: { queue: string }) => s.queue === 'housekeeping')
       .nextRuns.map((d: string) => new Date(d));

@@ -6,10 +6,12 @@ import { registerAudit } from './audit.ts';
 import { registerConfig } from './config.ts';
 import { registerDb } from './db.ts';
 import { registerDemo } from './demo.ts';
+import { registerEvent } from './event.ts';
 import { registerJobs } from './jobs.ts';
 import { registerKeys } from './keys.ts';
 import { registerModeration } from './moderation.ts';
 import { registerOverride } from './override.ts';
+import { registerPoints } from './points.ts';
 import { registerPolicy } from './policy.ts';
 import { registerPrompt } from './prompt.ts';
 import { registerQueues } from './queues.ts';
@@ -35,6 +37,9 @@ export const COMMANDS: ((program: Command) => void)[] = [
   registerSlip,
   registerModeration,
   registerUser,
+  // service operations: points, events, support, announcements, logs
+  registerPoints,
+  registerEvent,
   // AI policies and prompts
   registerPolicy,
   registerOverride,
