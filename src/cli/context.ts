@@ -12,6 +12,7 @@ import type { Db } from '../db/connect.ts';
 import type { DatabaseTarget } from '../db/server.ts';
 import { ExitCode, InterruptedError, PermissionDeniedError, SumdaError, UsageError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { shortenArguments } from '../util/quote.ts';
 import { redactUrl } from '../util/redact.ts';
 import { createOutput, type Output } from './output.ts';
 import { createProgress, type ProgressReporter } from './progress.ts';
@@ -51,6 +52,17 @@ export type Handler<O> = (ctx: CommandContext, opts: O & GlobalOptions, args: st
 
 /** Commands whose default log level is `info` (daemons); the rest default to `warn` to keep terminals quiet. */
 const CHATTY = new Set(['worker']);
+
+/** The default log level of a command when neither LOG_LEVEL nor --log-level says otherwise. */
+export function defaultLogLevel(commandPath: string): 'info' | 'warn' {
+  return CHATTY.has(commandPath.split(' ')[0]!) ? 'info' : 'warn';
+}
+
+/**
+ * Command groups that work on a database whatever its schema (they create or inspect it); every
+ * other command checks once, on first use of the database, that no migration is pending.
+ */
+const SCHEMA_FREE = new Set(['db', 'demo']);
 
 let interrupts = 0;
 const controller = new AbortController();
@@ -114,17 +126,23 @@ export function act<O = Record<string, unknown>>(handler: Handler<O>) {
       const config = loadConfig(flags);
       const path = commandPath(command);
       const requestId = newRequestId();
-      const explicitLevel = flags.logLevel ?? process.env.LOG_LEVEL;
       log = createLogger({
-        level: explicitLevel ? config.logLevel : CHATTY.has(path.split(' ')[0]!) ? 'info' : 'warn',
+        level: config.logLevel ?? defaultLogLevel(path),
         format: config.logFormat,
       }).child({ cmd: path, reqId: requestId });
-      const ctx = buildContext({ config, log, requestId, out, cleanups });
+      const ctx = buildContext({
+        config,
+        log,
+        requestId,
+        out,
+        cleanups,
+        checkSchema: !SCHEMA_FREE.has(path.split(' ')[0]!),
+      });
       const code = await handler(ctx, opts, args);
       if (typeof code === 'number') process.exitCode = code;
       else if (controller.signal.aborted) process.exitCode = ExitCode.interrupted;
     } catch (error) {
-      process.exitCode = report(error, out, verbose, log);
+      process.exitCode = report(error, out, verbose);
     } finally {
       for (const fn of cleanups.reverse()) {
         try {
@@ -143,35 +161,71 @@ function buildContext(parts: {
   requestId: string;
   out: Output;
   cleanups: (() => Promise<void> | void)[];
+  checkSchema: boolean;
 }): CommandContext {
-  const { config, log, cleanups } = parts;
+  const { config, log, cleanups, checkSchema, ...rest } = parts;
   let target: Promise<DatabaseTarget> | undefined;
-  let db: Promise<Db> | undefined;
+  let pool: Promise<Db> | undefined;
+  let schema: Promise<void> | undefined;
   let actor: Promise<Actor> | undefined;
+  const rawUrl = async () => {
+    target ??= (async () => {
+      const { openTarget } = await import('../db/server.ts');
+      const t = await openTarget(config, log);
+      cleanups.push(() => t.release());
+      return t;
+    })();
+    return (await target).url;
+  };
+  const openPool = () => {
+    pool ??= (async () => {
+      const url = await rawUrl();
+      const { createDb } = await import('../db/connect.ts');
+      const instance = createDb(url, { applicationName: 'sumda-cli' });
+      // Runs before the target's release (cleanups run in reverse), so the server stops last.
+      cleanups.push(() => instance.destroy());
+      return instance;
+    })();
+    return pool;
+  };
+  // Once per command, before the first use of the database: a schema that is not there (or is
+  // behind) is reported as such, not as "relation … does not exist" halfway through the work.
+  const ensureSchema = () => {
+    if (!checkSchema) return Promise.resolve();
+    schema ??= (async () => {
+      const { schemaVersion } = await import('../db/schema-version.ts');
+      const state = await schemaVersion(await openPool());
+      if (state.applied === null) {
+        throw new SumdaError('this database is not migrated: the sumda schema is not there', {
+          exitCode: ExitCode.pending,
+          hint: 'run `sumda db migrate`',
+        });
+      }
+      if (state.pending.length > 0) {
+        throw new SumdaError(
+          `${state.pending.length} migration(s) pending (${state.pending.join(', ')}): the schema is behind this sumda`,
+          { exitCode: ExitCode.pending, hint: 'run `sumda db migrate`' },
+        );
+      }
+    })();
+    return schema;
+  };
   const ctx: CommandContext = {
-    ...parts,
+    ...rest,
+    config,
+    log,
     progress: createProgress({ json: parts.out.json }),
     commandLine: redactArgv(process.argv.slice(2)),
     signal: controller.signal,
     onCleanup: (fn) => cleanups.push(fn),
     databaseUrl: async () => {
-      target ??= (async () => {
-        const { openTarget } = await import('../db/server.ts');
-        const t = await openTarget(config, log);
-        cleanups.push(() => t.release());
-        return t;
-      })();
-      return (await target).url;
+      const url = await rawUrl();
+      await ensureSchema();
+      return url;
     },
     db: async () => {
-      db ??= (async () => {
-        const url = await ctx.databaseUrl();
-        const { createDb } = await import('../db/connect.ts');
-        const instance = createDb(url, { applicationName: 'sumda-cli' });
-        // Runs before the target's release (cleanups run in reverse), so the server stops last.
-        cleanups.push(() => instance.destroy());
-        return instance;
-      })();
+      const db = await openPool();
+      await ensureSchema();
       return db;
     },
     actor: async () => {
@@ -215,20 +269,25 @@ function buildContext(parts: {
   return ctx;
 }
 
-/** The error boundary: one line (plus a hint), the stack only when asked. Returns the exit code. */
-export function report(error: unknown, out: Output, verbose: boolean, log?: Logger): number {
+/**
+ * The error boundary: one line (plus a hint), the stack once and only when asked. Long arguments
+ * the message repeats are shortened here, in one place, whatever module wrote the message.
+ * Returns the exit code.
+ */
+export function report(error: unknown, out: Output, verbose: boolean, argv = process.argv.slice(2)): number {
+  const line = (text: string) => shortenArguments(text, argv);
+  const stack = (text: string) => shortenArguments(text, argv, Number.POSITIVE_INFINITY);
   if (error instanceof SumdaError) {
-    out.error(error.message);
-    if (error.hint) out.note(`hint: ${error.hint}`);
-    if (verbose) out.note(error.stack ?? '');
-    if (verbose && error.cause) out.note(`cause: ${(error.cause as Error).stack ?? String(error.cause)}`);
+    out.error(line(error.message));
+    if (error.hint) out.note(`hint: ${line(error.hint)}`);
+    if (verbose) out.note(line(error.stack ?? ''));
+    if (verbose && error.cause)
+      out.note(`cause: ${line((error.cause as Error).stack ?? String(error.cause))}`);
     return error.exitCode;
   }
-  const message = describeUnexpected(error);
-  out.error(message);
-  if (verbose) out.note((error as Error)?.stack ?? String(error));
+  out.error(line(describeUnexpected(error)));
+  if (verbose) out.note(stack((error as Error)?.stack ?? String(error)));
   else out.note('hint: run again with --verbose for details');
-  log?.error({ err: error }, 'command failed');
   return ExitCode.failure;
 }
 

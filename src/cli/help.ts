@@ -9,7 +9,7 @@ export const EXIT_CODES: [number, string][] = [
   [0, 'ok'],
   [1, 'failure (unexpected error, database unreachable)'],
   [2, 'usage or bad input (unknown id, invalid flag, refused confirmation, no TTY without --yes)'],
-  [3, 'pending migrations (db status --check)'],
+  [3, 'schema not migrated or migrations pending (any command; db status --check)'],
   [4, 'drift or validation failure (db validate, db status --check, audit verify, policy lint, keys status)'],
   [5, 'lock busy (another runner holds the lock)'],
   [6, 'permission denied (the actor lacks the role)'],

@@ -4,10 +4,11 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode } from '../errors.ts';
+import { shortenArguments } from '../util/quote.ts';
 import { COMMANDS } from './commands/index.ts';
 import { exitCodeHelp } from './help.ts';
 
-export function buildProgram(): Command {
+export function buildProgram(argv: readonly string[] = process.argv.slice(2)): Command {
   const program = new Command('sumda')
     .description(
       'Operations CLI and job runner for 숨다 (Sumda): migrations, policies, workers, slips, reports',
@@ -24,6 +25,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').env('LOG_LEVEL'))
     .option('--verbose', 'debug logs and stack traces on errors')
     .option('--no-color', 'no colours (also NO_COLOR=1)')
+    // Commander's own errors repeat what was typed: keep them to one readable line too.
+    .configureOutput({ outputError: (text, write) => write(`${shortenArguments(text.trimEnd(), argv)}\n`) })
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError(true)
     .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
@@ -51,7 +54,8 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${VERSION}\n`);
     return;
   }
-  const program = buildProgram();
+  endQuietlyOnClosedStdout();
+  const program = buildProgram(argv.slice(2));
   try {
     await program.parseAsync(argv);
   } catch (error) {
@@ -63,4 +67,15 @@ export async function main(argv: string[]): Promise<void> {
     }
     throw error;
   }
+}
+
+/**
+ * `sumda config | head -2`: the reader closing the pipe early is a normal end, not a crash. The rest
+ * of the output is dropped, the command finishes (its cleanups run) and exits with its own code.
+ */
+function endQuietlyOnClosedStdout(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
+    throw error;
+  });
 }

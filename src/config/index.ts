@@ -29,7 +29,8 @@ export interface Config {
   readonly encryptionKeys: readonly EncryptionKey[] | undefined;
   /** The operator's admin e-mail (SUMDA_ACTOR or --as). */
   readonly actor: string | undefined;
-  readonly logLevel: LogLevel;
+  /** LOG_LEVEL / --log-level; undefined means each command's default (warn; the worker: info). */
+  readonly logLevel: LogLevel | undefined;
   readonly logFormat: 'json' | 'pretty';
   /** Which analyzer the worker uses; `local` is the deterministic offline analyzer. */
   readonly analyzer: 'openai' | 'local';
@@ -222,7 +223,7 @@ export function loadConfig(
     dataDir: resolve(cwd, data.SUMDA_DATA_DIR ?? defaultDataDir(env)),
     encryptionKeys: keys,
     actor: data.SUMDA_ACTOR?.toLowerCase(),
-    logLevel: data.LOG_LEVEL ?? 'info',
+    logLevel: data.LOG_LEVEL,
     logFormat: data.LOG_FORMAT ?? 'json',
     analyzer: data.SUMDA_ANALYZER ?? (data.OPENAI_API_KEY ? 'openai' : 'local'),
     openai: {
@@ -265,7 +266,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
       ? config.encryptionKeys.map((k) => `${k.id}:*****`).join(',')
       : '(dev key in data dir)',
     SUMDA_ACTOR: config.actor ?? '(unset)',
-    LOG_LEVEL: config.logLevel,
+    LOG_LEVEL: config.logLevel ?? '(default: warn; the worker: info)',
     LOG_FORMAT: config.logFormat,
     SUMDA_ANALYZER: config.analyzer,
     OPENAI_API_KEY: config.openai.apiKey ? '*****' : '(unset)',

@@ -394,3 +394,4 @@ export async function validateMigrations(
   }
   return { ok: problems.length === 0, problems };
 }
+
