@@ -193,7 +193,7 @@ function buildContext(parts: {
   const ensureSchema = () => {
     if (!checkSchema) return Promise.resolve();
     schema ??= (async () => {
-      const { schemaVersion } = await import('../db/schema-version.ts');
+      const { schemaVersion, SchemaMismatchError } = await import('../db/schema-version.ts');
       const state = await schemaVersion(await openPool());
       if (state.applied === null) {
         throw new SumdaError('this database is not migrated: the sumda schema is not there', {
@@ -201,12 +201,9 @@ function buildContext(parts: {
           hint: 'run `sumda db migrate`',
         });
       }
-      if (state.pending.length > 0) {
-        throw new SumdaError(
-          `${state.pending.length} migration(s) pending (${state.pending.join(', ')}): the schema is behind this sumda`,
-          { exitCode: ExitCode.pending, hint: 'run `sumda db migrate`' },
-        );
-      }
+      // Behind: the same refusal a starting worker gives. (Ahead is the worker's concern only:
+      // migrations are additive, so an older CLI still reads a newer schema.)
+      if (state.pending.length > 0) throw new SchemaMismatchError({ ...state, unknown: [] });
     })();
     return schema;
   };

@@ -394,4 +394,3 @@ export async function validateMigrations(
   }
   return { ok: problems.length === 0, problems };
 }
-
