@@ -15,6 +15,7 @@ import { registerPoints } from './points.ts';
 import { registerPolicy } from './policy.ts';
 import { registerPrompt } from './prompt.ts';
 import { registerQueues } from './queues.ts';
+import { registerReport } from './report.ts';
 import { registerSchedules } from './schedules.ts';
 import { registerSeed } from './seed.ts';
 import { registerSlip } from './slip.ts';
@@ -37,6 +38,7 @@ export const COMMANDS: ((program: Command) => void)[] = [
   registerSlip,
   registerModeration,
   registerUser,
+  registerReport,
   // service operations: points, events, support, announcements, logs
   registerPoints,
   registerEvent,
