@@ -56,6 +56,13 @@ export class DriftError extends SumdaError {
   }
 }
 
+/** A migration's up() or down() threw; the message names the migration. Nothing of it was kept (one transaction). Exit 1. */
+export class MigrationFailedError extends SumdaError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, exitCode: ExitCode.failure });
+  }
+}
+
 /** Another process holds a lock we waited for in vain. Exit 5. */
 export class LockBusyError extends SumdaError {
   constructor(message: string, options: { hint?: string } = {}) {

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import type pg from 'pg';
-import { DriftError, LockBusyError, SumdaError, UsageError } from '../errors.ts';
+import { DriftError, LockBusyError, MigrationFailedError, SumdaError, UsageError } from '../errors.ts';
 import { connectClient } from './connect.ts';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
@@ -105,6 +105,37 @@ function kyselyOn(client: pg.Client): Kysely<any> {
     end: async () => {},
   };
   return new Kysely<any>({ dialect: new PostgresDialect({ pool: pool as never }) });
+}
+
+/** The group role that owns sumda's objects (migrations/0014_roles.ts). */
+export const OWNER_ROLE = 'sumda_owner';
+
+/**
+ * Runs what follows as the owner role when this database has one and the login may use it, so
+ * every object a migration creates is owned by `sumda_owner`, never by whichever login migrated.
+ * Before the roles migration (or on a database without it) the login itself runs the migration.
+ */
+async function actAsOwner(db: Kysely<any>, local: boolean): Promise<boolean> {
+  const res = await sql<{ ok: boolean }>`
+    select case when to_regrole(${OWNER_ROLE}) is null then false
+           else has_database_privilege(${OWNER_ROLE}, current_database(), 'CREATE')
+                and pg_has_role(session_user, ${OWNER_ROLE}, 'MEMBER') end as ok`.execute(db);
+  if (!res.rows[0]?.ok) return false;
+  await sql`select set_config('role', ${OWNER_ROLE}, ${local})`.execute(db);
+  return true;
+}
+
+/** A failing migration names itself: the error says which file and which direction. */
+async function runStep(name: string, direction: 'up' | 'down', fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (error) {
+    const e = error as { message?: string; code?: string };
+    throw new MigrationFailedError(
+      `migration ${name} failed (${direction}): ${e?.message ?? String(error)}${e?.code ? ` [${e.code}]` : ''}`,
+      { cause: error },
+    );
+  }
 }
 
 async function ensureTable(db: Kysely<any>): Promise<void> {
@@ -296,14 +327,20 @@ export async function migrate(options: MigratorOptions & { dryRun?: boolean }): 
           );
         };
         if (mod.transactional === false) {
-          await mod.up(db);
-          await record(db);
+          const owner = await actAsOwner(db, false);
+          try {
+            await runStep(name, 'up', () => mod.up(db));
+            await record(db);
+          } finally {
+            if (owner) await sql`reset role`.execute(db);
+          }
         } else {
           await db.transaction().execute(async (trx) => {
             await sql`select set_config('lock_timeout', ${`${options.statementLockTimeoutMs ?? 10_000}ms`}, true)`.execute(
               trx,
             );
-            await mod.up(trx);
+            await actAsOwner(trx, true);
+            await runStep(name, 'up', () => mod.up(trx));
             await record(trx);
           });
         }
@@ -363,14 +400,20 @@ export async function migrateDown(
         const forget = (executor: Kysely<any>) =>
           sql`delete from public.${sql.raw(MIGRATIONS_TABLE)} where name = ${name}`.execute(executor);
         if (mod.transactional === false) {
-          await mod.down!(db);
-          await forget(db);
+          const owner = await actAsOwner(db, false);
+          try {
+            await runStep(name, 'down', () => mod.down!(db));
+            await forget(db);
+          } finally {
+            if (owner) await sql`reset role`.execute(db);
+          }
         } else {
           await db.transaction().execute(async (trx) => {
             await sql`select set_config('lock_timeout', ${`${options.statementLockTimeoutMs ?? 10_000}ms`}, true)`.execute(
               trx,
             );
-            await mod.down!(trx);
+            await actAsOwner(trx, true);
+            await runStep(name, 'down', () => mod.down!(trx));
             await forget(trx);
           });
         }

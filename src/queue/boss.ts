@@ -39,6 +39,10 @@ export function createBoss(url: string, options: BossOptions = {}): PgBoss {
     registerInstance: Boolean(options.active),
     instanceName: options.instanceName,
     migrate: true,
+    // Workers run as sumda_worker, which has DML on pg-boss's tables and no DDL: no daily stats
+    // partitions (sumda counts live from pgboss.job) and no REINDEX (the owner's maintenance).
+    persistQueueStats: false,
+    reindex: false,
   });
   boss.on('error', (error) => options.log?.error({ err: error }, 'pg-boss error'));
   boss.on('warning', (warning) => options.log?.warn({ warning }, 'pg-boss warning'));
@@ -80,10 +84,34 @@ export async function ensureQueueSchema(url: string, log?: Logger): Promise<void
   await boss.start();
   try {
     await installQueues(boss);
+    await boss.getDb().executeSql(GRANT_QUEUE_ACCESS);
   } finally {
     await boss.stop({ graceful: false, close: true });
   }
 }
+
+/**
+ * pg-boss's tables get their grant decision here, after pg-boss installs or upgrades them (the
+ * roles migration runs before they exist): workers and managers (jobs retry/cancel, analysis
+ * enqueue, keys rotate) read and write jobs; operators read them. Nothing when this database has no
+ * sumda roles (migrations/0014_roles.ts not applied).
+ */
+const GRANT_QUEUE_ACCESS = `
+  do $$
+  begin
+    if to_regrole('sumda_owner') is null then
+      return;
+    end if;
+    if not has_database_privilege('sumda_owner', current_database(), 'CREATE') then
+      return;
+    end if;
+    grant usage on schema pgboss to sumda_worker, sumda_operator;
+    grant select on all tables in schema pgboss to sumda_operator;
+    grant select, insert, update, delete on all tables in schema pgboss to sumda_worker, sumda_manager;
+    grant usage, select on all sequences in schema pgboss to sumda_worker, sumda_manager;
+    grant execute on all functions in schema pgboss to sumda_worker, sumda_manager;
+  end
+  $$`;
 
 export interface EnqueueOptions {
   /** Enqueue inside this kysely transaction. */

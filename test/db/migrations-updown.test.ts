@@ -77,6 +77,8 @@ const CREATES: Record<string, { tables: string[]; functions: string[] }> = {
     tables: ['admin.event_rewards'],
     functions: ['admin.support_responses_first_response'],
   },
+  // Roles, ownership and grants; the moderation and status logs' append-only triggers.
+  '0014_roles': { tables: [], functions: ['admin.guard_history_delete'] },
 };
 
 const SNAPSHOT_QUERIES: Record<string, string> = {
@@ -99,6 +101,10 @@ const SNAPSHOT_QUERIES: Record<string, string> = {
   triggers: `select pg_get_triggerdef(t.oid) as v from pg_trigger t
              join pg_class r on r.oid = t.tgrelid join pg_namespace n on n.oid = r.relnamespace
              where n.nspname in ('public', 'admin') and not t.tgisinternal`,
+  // Who owns each table and who may do what to it: down and up again must restore the same grants.
+  acl: `select c.oid::regclass::text || ' ' || pg_get_userbyid(c.relowner) || ' ' || coalesce(c.relacl::text, '-') as v
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname in ('public', 'admin', 'sumda') and c.relkind in ('r', 'p', 'v', 'm', 'S')`,
   functions: `select n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ') ' ||
                      md5(pg_get_functiondef(p.oid)) || coalesce(' -- ' || obj_description(p.oid, 'pg_proc'), '') as v
               from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname in ('public', 'admin')`,

@@ -165,6 +165,41 @@ export function registerDb(program: Command): void {
 
   examples(
     db
+      .command('roles')
+      .description('the database roles (owner, worker, operator < manager < admin), their logins and grants')
+      .option('--json', 'machine-readable result on stdout')
+      .action(
+        act(async (ctx) => {
+          const { describeRoles } = await import('../../db/roles.ts');
+          const report = await describeRoles(await ctx.db());
+          if (ctx.out.json) return ctx.out.data(report);
+          const s = report.session;
+          ctx.out.line(
+            `connected as ${s.user}${s.superuser ? ' (superuser)' : ''}${s.owner ? ' (member of sumda_owner)' : ''}` +
+              (s.groups.length > 0 ? `; groups: ${s.groups.join(', ')}` : ''),
+          );
+          ctx.out.table(
+            ['role', 'exists', 'inherits', 'members'],
+            report.roles.map((r) => [
+              r.role,
+              r.exists ? 'yes' : 'NO',
+              r.inherits.join(', '),
+              r.members.join(', '),
+            ]),
+          );
+          ctx.out.table(
+            ['table', 'role', 'privileges'],
+            report.grants.map((g) => [g.table, g.role, [...g.privileges, ...g.columns].join(', ')]),
+          );
+          if (report.roles.some((r) => !r.exists))
+            ctx.out.warn('some sumda roles are missing: run `sumda db migrate`');
+        }),
+      ),
+    ['sumda db roles', 'sumda db roles --json | jq \'.grants[] | select(.role == "sumda_operator")\''],
+  );
+
+  examples(
+    db
       .command('start')
       .description('start the embedded PostgreSQL and keep it running for a long session')
       .action(

@@ -1,0 +1,78 @@
+/**
+ * The grants are enough for the real thing: the CLI and `sumda worker --once` run as logins of the
+ * group roles (not as the owner) and do their work — a manager enqueues analyses, a worker analyses
+ * them and checks slips, an operator reads the results and the queues — with no permission error.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { seedTeam } from '../admins/support.ts';
+import { createUser, testKeys, writeDiary } from '../support/analysis.ts';
+import { runSumda } from '../support/cli.ts';
+import { useTestDatabase } from '../support/db.ts';
+import { createLogin, dropLogins, urlAs } from '../support/logins.ts';
+
+const database = useTestDatabase();
+const keys = testKeys();
+const logins: Record<string, string> = {};
+const entries: string[] = [];
+
+beforeAll(async () => {
+  await seedTeam(database.db);
+  const userId = await createUser(database.db);
+  for (let i = 0; i < 3; i++) {
+    entries.push(
+      await writeDiary(database.db, keys.keyring, userId, `오늘은 산책을 했다 ${i}. 바람이 시원했다.`),
+    );
+  }
+  for (const role of ['worker', 'operator', 'manager'] as const)
+    logins[role] = await createLogin(`sumda_${role}`);
+});
+
+afterAll(() => dropLogins(Object.values(logins)));
+
+function as(role: string, args: string[], actor?: string) {
+  return runSumda(args, {
+    env: {
+      DATABASE_URL: urlAs(database.url, logins[role]!),
+      SUMDA_ENCRYPTION_KEYS: keys.env,
+      SUMDA_ACTOR: actor,
+      SUMDA_ANALYZER: 'local',
+    },
+  });
+}
+
+it('manager enqueues, worker analyses, operator reads — each as its own login', {
+  timeout: 120_000,
+}, async () => {
+  const enqueue = await as(
+    'manager',
+    ['analysis', 'enqueue', '--since', '1d', '--yes', '--json'],
+    'mina@sumda.test',
+  );
+  expect(enqueue.stderr).not.toMatch(/permission denied/i);
+  expect(enqueue.code).toBe(0);
+
+  const worker = await as('worker', ['worker', '--once', '--json']);
+  expect(worker.stderr).not.toMatch(/permission denied/i);
+  expect(worker.code).toBe(0);
+  const analysed = await database.db
+    .selectFrom('analysis_results')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('diary_id', 'in', entries)
+    .executeTakeFirstOrThrow();
+  expect(analysed.n).toBe(3);
+
+  const show = await as('operator', ['analysis', 'show', entries[0]!, '--json']);
+  expect(show.stderr).not.toMatch(/permission denied/i);
+  expect(show.code).toBe(0);
+  const stats = await as('operator', ['jobs', 'stats', '--json']);
+  expect(stats.code).toBe(0);
+  const roles = await as('operator', ['db', 'roles', '--json']);
+  expect(roles.code).toBe(0);
+  const report = JSON.parse(roles.stdout) as {
+    session: { owner: boolean; superuser: boolean; groups: string[] };
+  };
+  expect(report.session).toMatchObject({ owner: false, superuser: false, groups: ['sumda_operator'] });
+
+  const internal = await as('operator', ['analysis', 'show', entries[0]!, '--internal'], 'jun@sumda.test');
+  expect(internal.code).toBe(6);
+});
