@@ -70,7 +70,7 @@ export async function showUser(db: Kysely<Database>, userId: string) {
     .where('id', '=', userId)
     .executeTakeFirst();
   if (!user) throw new NotFoundError(`no user ${userId}`);
-  const [subscription, counts, slip, states] = await Promise.all([
+  const [subscription, counts, slip, states, points, tickets] = await Promise.all([
     db
       .selectFrom('subscriptions')
       .select(['plan', 'status', 'start_date', 'next_billing_at', 'cancel_at'])
@@ -97,12 +97,28 @@ export async function showUser(db: Kysely<Database>, userId: string) {
       .orderBy('l.changed_at', 'desc')
       .limit(10)
       .execute(),
+    db
+      .selectFrom('user_points_ledger')
+      .select(['balance_after', 'created_at'])
+      .where('user_id', '=', userId)
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst(),
+    db
+      .selectFrom('admin.support_inquiries')
+      .select(['id', 'category', 'status', 'created_at'])
+      .where('user_id', '=', userId)
+      .where('status', '<>', 'closed')
+      .orderBy('created_at')
+      .execute(),
   ]);
   return {
     user,
     subscription: subscription ?? null,
     activity: counts.rows[0]!,
     openSlip: slip ?? null,
+    points: { balance: Number(points?.balance_after ?? 0), lastAt: points?.created_at ?? null },
+    openTickets: tickets,
     stateHistory: states,
   };
 }

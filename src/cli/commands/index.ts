@@ -7,6 +7,7 @@ import { registerConfig } from './config.ts';
 import { registerDb } from './db.ts';
 import { registerDemo } from './demo.ts';
 import { registerEvent } from './event.ts';
+import { registerFaq } from './faq.ts';
 import { registerJobs } from './jobs.ts';
 import { registerKeys } from './keys.ts';
 import { registerModeration } from './moderation.ts';
@@ -19,6 +20,7 @@ import { registerReport } from './report.ts';
 import { registerSchedules } from './schedules.ts';
 import { registerSeed } from './seed.ts';
 import { registerSlip } from './slip.ts';
+import { registerSupport } from './support.ts';
 import { registerUser } from './user.ts';
 import { registerWorker } from './worker.ts';
 
@@ -42,6 +44,8 @@ export const COMMANDS: ((program: Command) => void)[] = [
   // service operations: points, events, support, announcements, logs
   registerPoints,
   registerEvent,
+  registerSupport,
+  registerFaq,
   // AI policies and prompts
   registerPolicy,
   registerOverride,

@@ -40,6 +40,13 @@ export function registerUser(program: Command): void {
                 ? `${shown.openSlip.status} (${shown.openSlip.source}) since ${shown.openSlip.triggered_at.toISOString()} — ${shown.openSlip.id}`
                 : 'none',
             ],
+            ['points', shown.points.balance],
+            [
+              'open tickets',
+              shown.openTickets.length === 0
+                ? 'none'
+                : shown.openTickets.map((t) => `${t.id} (${t.category}, ${t.status})`).join(', '),
+            ],
           ]);
           if (shown.stateHistory.length > 0) {
             ctx.out.table(
