@@ -136,8 +136,9 @@ export async function findVersion(db: Kysely<Database>, name: PolicyName, versio
 export interface PointerMove {
   policy: PolicyName;
   scope: string;
+  /** A version, or null for no pointer: the built-in default (global), the global pointer (tenant, user). */
   from: string | null;
-  to: string;
+  to: string | null;
   changed: boolean;
 }
 
@@ -151,20 +152,31 @@ async function versionLabel(db: Kysely<Database>, id: string | null): Promise<st
   return row?.version ?? null;
 }
 
-/** Moves the pointer, holding its row lock so concurrent moves serialise and history stays linear. */
+/** What a pointer at no version means: the built-in default (global), or the global pointer's version. */
+export function defaultLabel(scope: string): string {
+  return scope === 'global' ? 'default' : 'none';
+}
+
+/**
+ * Moves the pointer, holding its row lock so concurrent moves serialise and history stays linear.
+ * `versionId` null takes the pointer away: the scope is back on the built-in default (global) or
+ * falls through to the global pointer (tenant/user).
+ */
 async function movePointer(
   trx: Kysely<Database>,
   op: Operation,
   action: 'policy.activate' | 'policy.rollback',
   name: PolicyName,
   scope: string,
-  versionId: string,
+  versionId: string | null,
   previousId: string | null,
   reason: string | null,
   current: { id: string; version_id: string } | undefined,
 ): Promise<PointerMove> {
   const before = current?.version_id ?? null;
-  if (current) {
+  if (versionId === null) {
+    if (current) await trx.deleteFrom('admin.ai_policy_active').where('id', '=', current.id).execute();
+  } else if (current) {
     await trx
       .updateTable('admin.ai_policy_active')
       .set({
@@ -190,13 +202,14 @@ async function movePointer(
       .execute();
   }
   const from = await versionLabel(trx, before);
-  const to = (await versionLabel(trx, versionId))!;
+  const to = await versionLabel(trx, versionId);
+  // No pointer on either side is SQL NULL in the audit row, as for the very first activation.
   await writeAudit(trx, op, {
     action,
     targetType: 'policy_pointer',
     targetId: `${name}|${scope}`,
     before: before ? { version_id: before, version: from } : null,
-    after: { version_id: versionId, version: to },
+    after: versionId ? { version_id: versionId, version: to } : null,
     reason,
   });
   return { policy: name, scope, from, to, changed: before !== versionId };
@@ -220,6 +233,7 @@ export async function activateVersion(
   input: { name: PolicyName; version: string; scope: string; reason: string | null },
 ): Promise<PointerMove> {
   await authorize(db, op, 'policy.activate', { type: 'policy_pointer', id: `${input.name}|${input.scope}` });
+  if (input.version === 'default') return activateDefault(db, op, input);
   const target = await findVersion(db, input.name, input.version, input.scope);
   const problems = configProblems(input.name, target.config);
   if (problems.length > 0) throw new InvalidConfigError(`${input.name} ${input.version}`, problems);
@@ -259,6 +273,35 @@ export async function activateVersion(
   );
 }
 
+/** `policy activate <name> default`: take the scope's pointer away (the built-in default, or the global pointer). */
+async function activateDefault(
+  db: Kysely<Database>,
+  op: Operation,
+  input: { name: PolicyName; scope: string; reason: string | null },
+): Promise<PointerMove> {
+  return mutate(
+    db,
+    op,
+    'policy.activate',
+    async (trx) => {
+      const current = await lockPointer(trx, input.name, input.scope);
+      if (!current) return { policy: input.name, scope: input.scope, from: null, to: null, changed: false };
+      return movePointer(
+        trx,
+        op,
+        'policy.activate',
+        input.name,
+        input.scope,
+        null,
+        null,
+        input.reason,
+        current,
+      );
+    },
+    { type: 'policy_pointer', id: `${input.name}|${input.scope}` },
+  );
+}
+
 /**
  * Moves the pointer back to where it pointed before the current version was activated. The
  * pointer's audited moves are replayed as a stack (an activation pushes, a rollback pops), so
@@ -276,13 +319,7 @@ export async function rollbackPointer(
     'policy.rollback',
     async (trx) => {
       const current = await lockPointer(trx, input.name, input.scope);
-      if (!current)
-        throw new UsageError(
-          `${input.name} has no active version for scope ${input.scope}; nothing to roll back`,
-        );
-      if (!current.previous_version_id) {
-        throw new UsageError(`${input.name} (${input.scope}) has no earlier version to roll back to`);
-      }
+      const currentId = current?.version_id ?? null;
       const moves = await trx
         .selectFrom('admin.audit_log')
         .select(['action', sql<string | null>`after->>'version_id'`.as('to_id')])
@@ -292,21 +329,35 @@ export async function rollbackPointer(
         .where('target_id', '=', `${input.name}|${input.scope}`)
         .orderBy('chain_seq')
         .execute();
-      const stack: (string | null)[] = [];
+      // The history starts at no pointer (null: the built-in default), which is never popped.
+      const stack: (string | null)[] = [null];
       for (const move of moves) {
         if (move.action === 'policy.activate') stack.push(move.to_id);
-        else stack.pop();
+        else if (stack.length > 1) stack.pop();
       }
-      // A history that does not end at the pointer (rows written outside sumda): one step back only.
-      const replayed = stack.at(-1) === current.version_id && stack.at(-2) === current.previous_version_id;
+      const replayed = stack.length >= 2 && stack.at(-1) === currentId;
+      let target: string | null;
+      let previous: string | null = null;
+      if (replayed) {
+        target = stack.at(-2)!;
+        previous = stack.at(-3) ?? null;
+      } else if (current) {
+        // A history that does not end at the pointer (rows written outside sumda): one step back
+        // only, to the remembered previous version, or to the default when none is remembered.
+        target = current.previous_version_id;
+      } else {
+        throw new UsageError(
+          `${input.name} (${input.scope}) is on the ${input.scope === 'global' ? 'built-in default' : 'global pointer'}; nothing to roll back to`,
+        );
+      }
       return movePointer(
         trx,
         op,
         'policy.rollback',
         input.name,
         input.scope,
-        current.previous_version_id,
-        replayed ? (stack.at(-3) ?? null) : null,
+        target,
+        previous,
         input.reason,
         current,
       );

@@ -5,7 +5,7 @@
  */
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PgCode, pgCode, UsageError } from '../../src/errors.ts';
+import { PgCode, pgCode } from '../../src/errors.ts';
 import { resolvePolicies } from '../../src/policy/resolve.ts';
 import { loadSnapshot } from '../../src/policy/resolver.ts';
 import { DEFAULT_POLICIES, type PolicyName } from '../../src/policy/schemas.ts';
@@ -182,13 +182,60 @@ describe('the pointer', () => {
 
     expect(await rollback('mode')).toMatchObject({ from: 'v3.0.0', to: 'v2.0.0', changed: true });
     expect(await rollback('mode')).toMatchObject({ from: 'v2.0.0', to: 'v1.0.0' });
-    await expect(rollback('mode')).rejects.toThrow('mode (global) has no earlier version to roll back to');
     expect(await pointerVersion('mode')).toBe('v1.0.0');
 
     expect(await activate('mode', 'v3.0.0')).toMatchObject({ from: 'v1.0.0', to: 'v3.0.0' });
     expect(await rollback('mode')).toMatchObject({ from: 'v3.0.0', to: 'v1.0.0' });
-    await expect(rollback('mode')).rejects.toThrow(UsageError);
-    await expect(rollback('ethics')).rejects.toThrow('ethics has no active version for scope global');
+    await expect(rollback('ethics')).rejects.toThrow(
+      'ethics (global) is on the built-in default; nothing to roll back to',
+    );
+  });
+
+  it('the way back to the built-in default: rollback from the first version, and activate default', async () => {
+    await publish('tone', 'v5.0.0', tone('warm'));
+    await publish('tone', 'v6.0.0', tone('calm'));
+    expect(await activate('tone', 'v5.0.0')).toMatchObject({ from: null, to: 'v5.0.0' });
+    // From the first activated version, one step back is the built-in default: no pointer at all.
+    expect(await rollback('tone')).toEqual({
+      policy: 'tone',
+      scope: 'global',
+      from: 'v5.0.0',
+      to: null,
+      changed: true,
+    });
+    expect(await pointerVersion('tone')).toBe('default');
+    const snapshot = await loadSnapshot(database.db);
+    expect(snapshot.active.has('tone|global')).toBe(false);
+    expect(resolvePolicies(snapshot, {}).configs.tone).toEqual(DEFAULT_POLICIES.tone);
+    await expect(rollback('tone')).rejects.toThrow('is on the built-in default; nothing to roll back to');
+
+    // `activate … default` goes there directly and is itself one step a rollback retraces.
+    await activate('tone', 'v5.0.0');
+    await activate('tone', 'v6.0.0');
+    expect(await activate('tone', 'default')).toMatchObject({ from: 'v6.0.0', to: null, changed: true });
+    expect(await pointerVersion('tone')).toBe('default');
+    expect(await activate('tone', 'default')).toMatchObject({ to: null, changed: false });
+    expect(await rollback('tone')).toMatchObject({ from: null, to: 'v6.0.0' });
+    expect(await rollback('tone')).toMatchObject({ from: 'v6.0.0', to: 'v5.0.0' });
+    expect(await rollback('tone')).toMatchObject({ from: 'v5.0.0', to: null });
+
+    // A tenant scope's "default" is no pointer of its own: it falls through to the global one.
+    await publish('tone', 'v9.0.0', tone('bright'), 'tenant:t1');
+    await activate('tone', 'v9.0.0', 'tenant:t1');
+    expect(await rollback('tone', 'tenant:t1')).toMatchObject({ from: 'v9.0.0', to: null });
+    await expect(rollback('tone', 'tenant:t1')).rejects.toThrow('is on the global pointer');
+
+    // Every move is audited; no pointer is SQL NULL on that side.
+    const toDefault = await sql<{ n: number }>`
+      select count(*)::int as n from admin.audit_log
+      where target_id = 'tone|global' and outcome = 'success' and after is null`.execute(database.db);
+    expect(toDefault.rows[0]!.n).toBe(3);
+
+    const r = await runSumda(['policy', 'rollback', 'tone', '--reason', 'cli'], {
+      env: cliEnv(database.url, team.admin.email),
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('nothing to roll back to');
   });
 
   it('rollback walks back the activation history, not between the last two versions', async () => {
@@ -199,13 +246,15 @@ describe('the pointer', () => {
     expect(await rollback('mode')).toMatchObject({ from: 'v2.0.0', to: 'v4.0.0' });
     expect(await rollback('mode')).toMatchObject({ from: 'v4.0.0', to: 'v2.0.0' });
     expect(await rollback('mode')).toMatchObject({ from: 'v2.0.0', to: 'v1.0.0' });
-    await expect(rollback('mode')).rejects.toThrow('no earlier version');
+    expect(await rollback('mode')).toMatchObject({ from: 'v1.0.0', to: null });
+    await expect(rollback('mode')).rejects.toThrow('nothing to roll back to');
+    await activate('mode', 'v1.0.0');
   });
 
   it('policy history lists every version and every move, in the domain and through the CLI', async () => {
     const history = await policyHistory(database.db, 'mode', 'global');
     expect(history.versions.map((v) => v.version)).toEqual(['v1.0.0', 'v2.0.0', 'v3.0.0', 'v4.0.0']);
-    const moves = history.moves.map((m) => `${m.action} ${m.from ?? '-'}→${m.to}`);
+    const moves = history.moves.map((m) => `${m.action} ${m.from ?? '-'}→${m.to ?? '-'}`);
     expect(moves).toEqual([
       'activate -→v1.0.0',
       'activate v1.0.0→v2.0.0',
@@ -220,13 +269,17 @@ describe('the pointer', () => {
       'rollback v2.0.0→v4.0.0',
       'rollback v4.0.0→v2.0.0',
       'rollback v2.0.0→v1.0.0',
+      'rollback v1.0.0→-',
+      'activate -→v1.0.0',
     ]);
     expect(history.moves.every((m) => m.by === team.admin.email && m.reason)).toBe(true);
 
     const r = await runSumda(['policy', 'history', 'mode', '--json'], { env: cliEnv(database.url) });
     expect(r.code).toBe(0);
-    const json = JSON.parse(r.stdout) as { moves: { action: string; from: string | null; to: string }[] };
-    expect(json.moves.map((m) => `${m.action} ${m.from ?? '-'}→${m.to}`)).toEqual(moves);
+    const json = JSON.parse(r.stdout) as {
+      moves: { action: string; from: string | null; to: string | null }[];
+    };
+    expect(json.moves.map((m) => `${m.action} ${m.from ?? '-'}→${m.to ?? '-'}`)).toEqual(moves);
 
     const listed = await listPolicies(database.db);
     expect(listed.find((p) => p.policy === 'mode')).toMatchObject({
@@ -258,7 +311,8 @@ describe('the pointer', () => {
     await activate('tone', 'v1.0.1');
     await rollback('tone');
     expect(await pointerVersion('tone', 'user:alice')).toBe('v1.0.0');
-    await expect(rollback('tone', 'user:alice')).rejects.toThrow('no earlier version');
+    expect(await rollback('tone', 'user:alice')).toMatchObject({ from: 'v1.0.0', to: null });
+    await expect(rollback('tone', 'user:alice')).rejects.toThrow('nothing to roll back to');
   });
 
   it('an analysis version naming an unregistered prompt cannot be activated', async () => {

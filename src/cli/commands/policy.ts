@@ -105,7 +105,9 @@ export function registerPolicy(program: Command): void {
   examples(
     policy
       .command('activate <name> <version>')
-      .description('point the policy at a published version (the previous target is remembered)')
+      .description(
+        'point the policy at a published version, or `default` (no pointer: the built-in default; for a tenant/user scope, the global one); the previous target is remembered',
+      )
       .option('--scope <scope>', 'global | tenant:<id> | user:<id>', 'global')
       .option('--reason <text>', 'why, for the audit trail (required unless --dry-run)')
       .option('--dry-run', 'show the change (slip/ethics: and its replayed impact); write nothing')
@@ -153,23 +155,28 @@ export function registerPolicy(program: Command): void {
             reason: opts.reason,
           });
           if (ctx.out.json) return ctx.out.data(move);
+          const { defaultLabel } = await import('../../policy/versions.ts');
+          const label = (v: string | null) => v ?? defaultLabel(scope);
           ctx.out.success(
             move.changed
-              ? `${policyName} (${scope}): ${move.from ?? 'default'} → ${move.to}`
-              : `${policyName} (${scope}) already points at ${move.to}`,
+              ? `${policyName} (${scope}): ${label(move.from)} → ${label(move.to)}`
+              : `${policyName} (${scope}) already points at ${label(move.to)}`,
           );
         }),
       ),
     [
       'sumda policy activate slip v1.1.0 --reason "approved in #ops-1234"',
       'sumda policy activate tone v2.0.0 --dry-run',
+      'sumda policy activate slip default --reason "back to the built-in thresholds"',
     ],
   );
 
   examples(
     policy
       .command('rollback <name>')
-      .description('move the pointer back to the version active before the current one')
+      .description(
+        'move the pointer back to what was active before the current version (from the first activated version: back to the built-in default)',
+      )
       .option('--scope <scope>', 'global | tenant:<id> | user:<id>', 'global')
       .requiredOption('--reason <text>', 'why, for the audit trail')
       .option('--json', 'machine-readable result on stdout')
@@ -183,7 +190,11 @@ export function registerPolicy(program: Command): void {
             reason: opts.reason,
           });
           if (ctx.out.json) return ctx.out.data(move);
-          ctx.out.success(`${move.policy} (${move.scope}): rolled back ${move.from} → ${move.to}`);
+          const { defaultLabel } = await import('../../policy/versions.ts');
+          const label = (v: string | null) => v ?? defaultLabel(move.scope);
+          ctx.out.success(
+            `${move.policy} (${move.scope}): rolled back ${label(move.from)} → ${label(move.to)}`,
+          );
         }),
       ),
     ['sumda policy rollback slip --reason "warnings spiked after v1.1.0"'],
@@ -266,7 +277,14 @@ export function registerPolicy(program: Command): void {
           ctx.out.line(ctx.out.style('bold', 'pointer moves'));
           ctx.out.table(
             ['at', 'move', 'from', 'to', 'by', 'reason'],
-            history.moves.map((m) => [m.at, m.action, m.from ?? 'default', m.to, m.by, m.reason]),
+            history.moves.map((m) => [
+              m.at,
+              m.action,
+              m.from ?? 'default',
+              m.to ?? 'default',
+              m.by,
+              m.reason,
+            ]),
           );
         }),
       ),
