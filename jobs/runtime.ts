@@ -15,13 +15,17 @@ import type { Database } from '../src/db/types.ts';
 import { recordError } from '../src/errorlog.ts';
 import { UsageError } from '../src/errors.ts';
 import type { Logger } from '../src/log.ts';
+import type { WorkerMetrics } from '../src/metrics/worker.ts';
 import { PolicyResolver } from '../src/policy/resolver.ts';
 import { createBoss, installQueues, type PgBoss, pausedQueues } from '../src/queue/boss.ts';
 import { createSharedBudget } from '../src/queue/budget.ts';
 import { ALL_QUEUES, type QueueDefinition } from '../src/queue/catalog.ts';
-import { QueuePump } from '../src/queue/pump.ts';
+import { QueuePump, type SettledBatch } from '../src/queue/pump.ts';
 import type { JobContext } from './context.ts';
 import { HANDLERS } from './index.ts';
+
+/** Connections per pool; a worker has two (sumda's and pg-boss's). */
+export const DEFAULT_POOL_SIZE = 10;
 
 /** After a drain timeout, how long aborted jobs get to be handed back before the connections close. */
 const ABORT_GRACE_MS = 2000;
@@ -43,6 +47,11 @@ export interface WorkerOptions {
   retryHorizonMs?: number;
   /** Aborted on the first stop signal. */
   signal: AbortSignal;
+  /** Serve /metrics, /healthz and /readyz on this port (0 = any free port; undefined = none). */
+  metricsPort?: number;
+  metricsHost?: string;
+  /** Connections in each of the worker's two pools; default DEFAULT_POOL_SIZE. */
+  poolSize?: number;
   /** Inject an analyzer (tests, benchmarks); default from configuration. */
   analyzer?: Analyzer;
 }
@@ -104,17 +113,37 @@ async function dueCount(db: Kysely<Database>, names: string[]): Promise<number> 
 export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
   const { log, config } = options;
   const definitions = selectQueues(options.queues);
-  const db = createDb(options.url, { max: 10, applicationName: 'sumda-worker' });
-  const boss: PgBoss = createBoss(options.url, { active: !options.once, log, max: 10 });
+  // Two pools per worker: sumda's queries (handlers, budgets) and pg-boss's (fetch, settle, supervise).
+  const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
+  const db = createDb(options.url, { max: poolSize, applicationName: 'sumda-worker' });
+  const boss: PgBoss = createBoss(options.url, { active: !options.once, log, max: poolSize });
   const cleanup: (() => Promise<void>)[] = [async () => db.destroy()];
+  /** Set once the pumps run: before that, readiness says "starting". */
+  let running = false;
   try {
     // Before the first job: a schema this build does not know (ahead or behind) is refused, exit 3.
     await assertSchemaCurrent(db);
+    const metrics =
+      options.metricsPort === undefined
+        ? undefined
+        : await startMetrics(
+            options,
+            db,
+            definitions,
+            () => running,
+            (fn) => cleanup.unshift(fn),
+          );
     await boss.start();
     cleanup.unshift(async () => boss.stop({ graceful: false, close: true }));
     await installQueues(boss);
     const { keyring } = await loadKeyring(config, log);
     const resolver = new PolicyResolver(db, { ttlMs: 10_000, log });
+    const analyzer = options.analyzer ?? (await analyzerFrom(config, log));
+    const budget = createSharedBudget(
+      db,
+      'openai',
+      config.analyzer === 'openai' ? config.openai.requestsPerMinute : 0,
+    );
     const ctx: JobContext = {
       db,
       boss,
@@ -122,12 +151,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
       log,
       keyring,
       resolver,
-      analyzer: options.analyzer ?? (await analyzerFrom(config, log)),
-      budget: createSharedBudget(
-        db,
-        'openai',
-        config.analyzer === 'openai' ? config.openai.requestsPerMinute : 0,
-      ),
+      analyzer: metrics ? metrics.instrumentAnalyzer(analyzer) : analyzer,
+      budget: metrics ? metrics.instrumentBudget(budget, 'openai') : budget,
     };
 
     let paused = await pausedQueues(db);
@@ -173,6 +198,12 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
             isPaused: () => paused.has(definition.name),
             log,
             onFailure,
+            ...(metrics
+              ? {
+                  onInFlight: (queue: string, delta: number) => metrics.jobsInFlight.inc({ queue }, delta),
+                  onSettled: (batch: SettledBatch) => observeBatch(metrics, batch),
+                }
+              : {}),
           }),
       );
     const totals: WorkerResult['processed'] = Object.fromEntries(
@@ -185,10 +216,12 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
       }
     };
 
+    running = options.once;
     if (options.once) return await runOnce(options, db, boss, definitions, makePumps, tally, totals);
 
     const pumps = makePumps();
     for (const p of pumps) void p.start();
+    running = true;
     log.info(
       {
         queues: pumps.map((p) => ({
@@ -346,4 +379,80 @@ async function runOnce(
   }
   log.info({ processed: totals, drained, interrupted }, 'worker --once finished');
   return { drained, interrupted, processed: totals, left };
+}
+
+/** How long a readiness check may take before it counts as failed. */
+const READY_CHECK_TIMEOUT_MS = 2000;
+
+function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** Starts the metrics registry and the probe server; the server closes with the worker. */
+async function startMetrics(
+  options: WorkerOptions,
+  db: Kysely<Database>,
+  definitions: QueueDefinition[],
+  isRunning: () => boolean,
+  onCleanup: (fn: () => Promise<void>) => void,
+): Promise<WorkerMetrics> {
+  const { createWorkerMetrics } = await import('../src/metrics/worker.ts');
+  const { startProbeServer } = await import('../src/metrics/server.ts');
+  const { sql } = await import('kysely');
+  const { schemaVersion, isCurrent } = await import('../src/db/schema-version.ts');
+  const metrics = createWorkerMetrics({ db, definitions });
+  const server = await startProbeServer({
+    port: options.metricsPort!,
+    host: options.metricsHost,
+    registry: metrics.registry,
+    readiness: async () => {
+      const draining = options.signal.aborted;
+      const database = await within(READY_CHECK_TIMEOUT_MS, sql`select 1`.execute(db), 'the database check')
+        .then(() => ({ ok: true }))
+        .catch((error: unknown) => ({ ok: false, detail: `unreachable: ${(error as Error).message}` }));
+      const schema = database.ok
+        ? await within(READY_CHECK_TIMEOUT_MS, schemaVersion(db), 'the schema check')
+            .then((v) =>
+              isCurrent(v)
+                ? { ok: true, detail: v.applied ?? '' }
+                : { ok: false, detail: `pending ${v.pending.length}, unknown ${v.unknown.length}` },
+            )
+            .catch((error: unknown) => ({ ok: false, detail: (error as Error).message }))
+        : { ok: false, detail: 'not checked: the database is unreachable' };
+      return {
+        database,
+        schema,
+        accepting: draining
+          ? { ok: false, detail: 'draining' }
+          : isRunning()
+            ? { ok: true }
+            : { ok: false, detail: 'starting' },
+      };
+    },
+  });
+  onCleanup(() => server.close());
+  options.log.info({ port: server.port }, 'metrics and probes listening');
+  return metrics;
+}
+
+function observeBatch(metrics: WorkerMetrics, batch: SettledBatch): void {
+  const { queue, seconds } = batch;
+  if (batch.completed.length > 0) {
+    metrics.jobsCompleted.inc({ queue }, batch.completed.length);
+    for (const { output } of batch.completed) {
+      metrics.jobDuration.observe({ queue, status: 'completed' }, seconds);
+      metrics.observeOutput(queue, output);
+    }
+  }
+  if (batch.retried.length > 0) metrics.jobsRetried.inc({ queue }, batch.retried.length);
+  if (batch.deadLettered.length > 0) metrics.jobsDeadLettered.inc({ queue }, batch.deadLettered.length);
+  for (let i = 0; i < batch.retried.length + batch.deadLettered.length; i++) {
+    metrics.jobDuration.observe({ queue, status: 'failed' }, seconds);
+  }
 }

@@ -42,6 +42,12 @@ export interface Config {
     readonly requestsPerMinute: number;
   };
   readonly billing: BillingConfig;
+  readonly worker: {
+    /** Port of the worker's /metrics, /healthz and /readyz; undefined = not served. */
+    readonly metricsPort: number | undefined;
+    /** Connections in each of a worker's two pools (sumda's and pg-boss's). */
+    readonly poolSize: number;
+  };
 }
 
 /** Toss Payments recurring billing (src/billing). */
@@ -126,6 +132,13 @@ const envSchema = z.object({
   OPENAI_BASE_URL: z.url('OPENAI_BASE_URL must be a URL').optional(),
   OPENAI_TIMEOUT_MS: positiveInt('OPENAI_TIMEOUT_MS').optional(),
   SUMDA_OPENAI_RPM: positiveInt('SUMDA_OPENAI_RPM').optional(),
+  SUMDA_METRICS_PORT: positiveInt('SUMDA_METRICS_PORT')
+    .max(65_535, 'SUMDA_METRICS_PORT must be a port')
+    .optional(),
+  SUMDA_DB_POOL_SIZE: positiveInt('SUMDA_DB_POOL_SIZE')
+    .min(2, 'SUMDA_DB_POOL_SIZE must be at least 2')
+    .max(100, 'SUMDA_DB_POOL_SIZE must be at most 100')
+    .optional(),
   TOSS_SECRET_KEY: z
     .string()
     .regex(
@@ -196,6 +209,8 @@ export function loadConfig(
     OPENAI_BASE_URL: pick('OPENAI_BASE_URL'),
     OPENAI_TIMEOUT_MS: pick('OPENAI_TIMEOUT_MS'),
     SUMDA_OPENAI_RPM: pick('SUMDA_OPENAI_RPM'),
+    SUMDA_METRICS_PORT: pick('SUMDA_METRICS_PORT'),
+    SUMDA_DB_POOL_SIZE: pick('SUMDA_DB_POOL_SIZE'),
     TOSS_SECRET_KEY: pick('TOSS_SECRET_KEY'),
     TOSS_API_URL: pick('TOSS_API_URL'),
     TOSS_TIMEOUT_MS: pick('TOSS_TIMEOUT_MS'),
@@ -231,6 +246,10 @@ export function loadConfig(
       baseUrl: data.OPENAI_BASE_URL,
       timeoutMs: data.OPENAI_TIMEOUT_MS ?? 60_000,
       requestsPerMinute: data.SUMDA_OPENAI_RPM ?? 0,
+    },
+    worker: {
+      metricsPort: data.SUMDA_METRICS_PORT,
+      poolSize: data.SUMDA_DB_POOL_SIZE ?? 10,
     },
     billing: {
       tossSecretKey: data.TOSS_SECRET_KEY,
@@ -273,6 +292,8 @@ export function describeConfig(config: Config): Record<string, unknown> {
     OPENAI_BASE_URL: config.openai.baseUrl ?? '(default)',
     OPENAI_TIMEOUT_MS: config.openai.timeoutMs,
     SUMDA_OPENAI_RPM: config.openai.requestsPerMinute || '(unlimited)',
+    SUMDA_METRICS_PORT: config.worker.metricsPort ?? '(none)',
+    SUMDA_DB_POOL_SIZE: config.worker.poolSize,
     TOSS_SECRET_KEY: config.billing.tossSecretKey ? `${config.billing.tossMode}_sk_*****` : '(unset)',
     TOSS_API_URL: redactUrl(config.billing.tossApiUrl),
     TOSS_TIMEOUT_MS: config.billing.tossTimeoutMs,

@@ -39,6 +39,27 @@ export interface PumpOptions {
   log: Logger;
   /** Called for every job that fails (after the outcome is settled), e.g. to write admin.error_logs. */
   onFailure?: (job: Job<unknown>, error: Error, definition: QueueDefinition) => Promise<void>;
+  /** Called once per settled batch (metrics). */
+  onSettled?: (settled: SettledBatch) => void;
+  /** Called when jobs are taken (+n) and when their batch ends (-n). */
+  onInFlight?: (queue: string, delta: number) => void;
+}
+
+/** What one batch came to, for metrics: handler seconds, and each job's fate. */
+export interface SettledBatch {
+  queue: string;
+  seconds: number;
+  completed: { job: Job<unknown>; output: object | undefined }[];
+  /** Failed attempts going back for a retry. */
+  retried: Job<unknown>[];
+  /** Failed on their last attempt (dead-lettered where the queue has a dead-letter queue). */
+  deadLettered: Job<unknown>[];
+}
+
+/** The request id a job carries (the operator command or job that caused it), for its log lines. */
+function requestIdOf(job: Job<unknown>): string | undefined {
+  const id = (job.data as { requestId?: unknown } | null)?.requestId;
+  return typeof id === 'string' ? id : undefined;
 }
 
 export interface PumpStats {
@@ -137,8 +158,10 @@ export class QueuePump {
 
   #launch(jobs: Job<unknown>[]): void {
     this.stats.inFlight += jobs.length;
+    this.#options.onInFlight?.(this.definition.name, jobs.length);
     const batch = this.#process(jobs).finally(() => {
       this.stats.inFlight -= jobs.length;
+      this.#options.onInFlight?.(this.definition.name, -jobs.length);
       this.#batches.delete(batch);
       this.#wake?.();
     });
@@ -148,6 +171,12 @@ export class QueuePump {
   async #process(jobs: Job<unknown>[]): Promise<void> {
     const { log } = this.#options;
     const name = this.definition.name;
+    for (const job of jobs) {
+      log.debug(
+        { queue: name, jobId: job.id, attempt: job.retryCount + 1, reqId: requestIdOf(job) },
+        'job started',
+      );
+    }
     const started = performance.now();
     let outcomes: JobOutcome[];
     try {
@@ -211,21 +240,47 @@ export class QueuePump {
     }
     this.stats.completed += completed.length;
     this.stats.failed += failed.length;
-    for (const job of completed)
-      log.debug({ queue: name, jobId: job.id, attempt: job.retryCount + 1, ms }, 'job completed');
+    const limit = this.definition.retryLimit;
+    for (const job of completed) {
+      log.debug(
+        { queue: name, jobId: job.id, attempt: job.retryCount + 1, ms, reqId: requestIdOf(job) },
+        'job completed',
+      );
+    }
     for (const { job, error } of failed) {
-      log.warn({ queue: name, jobId: job.id, attempt: job.retryCount + 1, ms, err: error }, 'job failed');
+      // The last attempt is an error (the job is dead now); an attempt that will be retried, a warning.
+      const terminal = job.retryCount >= limit;
+      log[terminal ? 'error' : 'warn'](
+        {
+          queue: name,
+          jobId: job.id,
+          attempt: job.retryCount + 1,
+          retryLimit: limit,
+          ms,
+          reqId: requestIdOf(job),
+          err: error,
+        },
+        terminal ? 'job failed on its last attempt' : 'job failed; it will be retried',
+      );
       await this.#options.onFailure?.(job, error, this.definition).catch((e: unknown) => {
         log.error({ err: e, queue: name, jobId: job.id }, 'could not record the failure in error_logs');
       });
     }
+    this.#options.onSettled?.({
+      queue: name,
+      seconds: ms / 1000,
+      completed: completed.map((job) => ({
+        job,
+        output: (byId.get(job.id) as { output?: object } | undefined)?.output,
+      })),
+      retried: failed.filter(({ job }) => job.retryCount < limit).map(({ job }) => job),
+      deadLettered: failed.filter(({ job }) => job.retryCount >= limit).map(({ job }) => job),
+    });
     if (jobs.length > 1 || failed.length > 0) {
-      log.info(
+      log.debug(
         { queue: name, jobs: jobs.length, completed: completed.length, failed: failed.length, ms },
         'batch done',
       );
-    } else {
-      log.info({ queue: name, jobId: jobs[0]!.id, attempt: jobs[0]!.retryCount + 1, ms }, 'job done');
     }
   }
 }

@@ -23,6 +23,12 @@ export function registerWorker(program: Command): void {
       .option('--drain-timeout <duration>', 'on SIGTERM, how long in-flight jobs may take to finish', '30s')
       .option('--heartbeat <duration>', 'interval of the heartbeat log line', '30s')
       .option('--poll-interval <duration>', 'how often an idle queue is checked', '1s')
+      .option(
+        '--metrics-port <port>',
+        'serve /metrics, /healthz and /readyz on this port (env SUMDA_METRICS_PORT)',
+      )
+      .option('--metrics-host <host>', 'address the metrics port listens on', '0.0.0.0')
+      .option('--db-pool <n>', 'connections in each of the two pools (env SUMDA_DB_POOL_SIZE, default 10)')
       .option('--json', 'with --once: print what was processed as JSON')
       .action(
         act<{
@@ -34,6 +40,9 @@ export function registerWorker(program: Command): void {
           heartbeat: string;
           pollInterval: string;
           retryHorizon: string;
+          metricsPort?: string;
+          metricsHost: string;
+          dbPool?: string;
         }>(async (ctx, opts) => {
           const { runWorker } = await import('../../../jobs/runtime.ts');
           const result = await runWorker({
@@ -54,6 +63,13 @@ export function registerWorker(program: Command): void {
             pollIntervalMs: parseDuration(opts.pollInterval, '--poll-interval'),
             retryHorizonMs:
               opts.retryHorizon === '0' ? 0 : parseDuration(opts.retryHorizon, '--retry-horizon'),
+            metricsPort: opts.metricsPort
+              ? parseIntFlag(opts.metricsPort, '--metrics-port', 0, 65_535)
+              : ctx.config.worker.metricsPort,
+            metricsHost: opts.metricsHost,
+            poolSize: opts.dbPool
+              ? parseIntFlag(opts.dbPool, '--db-pool', 2, 100)
+              : ctx.config.worker.poolSize,
             signal: ctx.signal,
           });
           if (opts.once) {
@@ -77,6 +93,7 @@ export function registerWorker(program: Command): void {
     [
       'sumda worker',
       'sumda worker --queues analysis.run --concurrency 64',
+      'sumda worker --metrics-port 9464   # Prometheus scrapes :9464/metrics; probes on /healthz, /readyz',
       'sumda worker --once   # drain what is due and exit (demo, cron, tests)',
       'sumda worker --once --retry-horizon 0 --json   # do not wait for retries; say how many are left',
     ],
