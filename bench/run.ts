@@ -5,6 +5,7 @@
  * The numbers are printed, never asserted: a missed goal is a finding, not a failure.
  */
 import { runAnalysis } from './analysis.ts';
+import { runCorpus } from './corpus.ts';
 import { runEngine } from './engine.ts';
 import { runLatency } from './latency.ts';
 import { runStartup } from './startup.ts';
@@ -24,6 +25,7 @@ const BENCHMARKS: [string, (bench: Bench) => Promise<Summary>][] = [
   ['engine', runEngine],
   ['analysis', runAnalysis],
   ['latency', runLatency],
+  ['corpus', runCorpus],
 ];
 
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());

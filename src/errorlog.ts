@@ -5,6 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Database } from './db/types.ts';
+import { isUuid } from './util/uuid.ts';
 
 export interface ErrorRecord {
   service:
@@ -29,15 +30,13 @@ export interface ErrorRecord {
   context?: Record<string, unknown>;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export async function recordError(db: Kysely<Database>, record: ErrorRecord): Promise<void> {
   await db
     .insertInto('admin.error_logs')
     .values({
       service: record.service,
       severity: record.severity ?? 'error',
-      ref_id: record.refId && UUID.test(record.refId) ? record.refId : null,
+      ref_id: record.refId && isUuid(record.refId) ? record.refId : null,
       message: record.message.slice(0, 2000),
       stack: record.stack?.slice(0, 8000) ?? null,
       context: JSON.stringify(record.context ?? {}),

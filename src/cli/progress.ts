@@ -2,7 +2,7 @@
  * Progress on long work, on stderr only: a redrawn bar on a TTY, NDJSON lines with --json,
  * nothing otherwise (CI logs stay clean). Redraws are throttled so progress never costs throughput.
  */
-import { formatDuration } from '../util/duration.ts';
+import { formatDuration } from '../time/grammar.ts';
 
 export interface Progress {
   /** Advance by n units (default 1). */

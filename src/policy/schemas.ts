@@ -9,23 +9,17 @@
  */
 import { z } from 'zod';
 import { CONTEXT_TAGS, ETHICS_TAGS } from '../analysis/schema.ts';
+import { durationMs, MAX_DURATION_DAYS } from '../time/grammar.ts';
 
 export const POLICY_NAMES = ['ethics', 'slip', 'tone', 'mode', 'analysis'] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
 const koreanText = (max: number) => z.string().min(1).max(max);
-const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 } as const;
+/** Policy durations use the one grammar (src/time/grammar.ts), at least a minute. */
 const duration = z
   .string()
-  .regex(/^(\d+(s|m|h|d|w))+$/, 'a duration like 24h, 3d or 1h30m')
-  .refine(
-    (d) =>
-      [...d.matchAll(/(\d+)(s|m|h|d|w)/g)].reduce(
-        (sum, [, n, unit]) => sum + Number(n) * UNIT_SECONDS[unit as keyof typeof UNIT_SECONDS],
-        0,
-      ) >= 60,
-    'at least one minute',
-  );
+  .refine((d) => durationMs(d) !== null, `a duration like 24h, 3d or 1h30m (at most ${MAX_DURATION_DAYS}d)`)
+  .refine((d) => (durationMs(d) ?? Number.POSITIVE_INFINITY) >= 60_000, 'at least one minute');
 
 const crisisResource = z
   .object({

@@ -20,6 +20,9 @@ import type { EthicsConfig, SlipConfig } from '../policy/schemas.ts';
 
 export type SlipStatus = 'normal' | 'warning' | 'slipped';
 
+/** How far each status goes: a decision escalates an open condition only to a higher rank. */
+export const SLIP_STATUS_RANK: Readonly<Record<SlipStatus, number>> = { normal: 0, warning: 1, slipped: 2 };
+
 export interface AnalysisFacts {
   analysisId: string;
   /** When the entry was written. */

@@ -15,8 +15,14 @@ import type { Logger } from '../log.ts';
 import { type KeyedRecipient, notify, notifyAll, type UserMessage } from '../notifications/index.ts';
 import { policyStamp } from '../policy/resolve.ts';
 import type { PolicyResolver } from '../policy/resolver.ts';
-import { parseDuration, toPgInterval } from '../util/duration.ts';
-import { type AnalysisFacts, evaluateSlip, factsFromMetadata, type SlipDecision } from './evaluate.ts';
+import { parseDuration, toPgInterval } from '../time/grammar.ts';
+import {
+  type AnalysisFacts,
+  evaluateSlip,
+  factsFromMetadata,
+  SLIP_STATUS_RANK,
+  type SlipDecision,
+} from './evaluate.ts';
 import { crisisMessage, slipMessage } from './messages.ts';
 
 export interface SlipDeps {
@@ -164,11 +170,11 @@ export async function checkSlips(deps: SlipDeps, analysisIds: string[]): Promise
         }
 
         let action = 'none';
-        const rank = { normal: 0, warning: 1, slipped: 2 } as const;
         const escalates =
           !actedOn &&
           decision.decision !== 'normal' &&
-          (!open || (open.source === 'auto' && rank[decision.decision] > rank[open.status]));
+          (!open ||
+            (open.source === 'auto' && SLIP_STATUS_RANK[decision.decision] > SLIP_STATUS_RANK[open.status]));
         if (escalates) {
           if (open) {
             await trx

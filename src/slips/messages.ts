@@ -6,7 +6,7 @@
 import type { UserMessage } from '../notifications/index.ts';
 import type { EthicsConfig, SlipConfig } from '../policy/schemas.ts';
 import { seoulTime } from '../time/calendar.ts';
-import { parseDuration } from '../util/duration.ts';
+import { parseDuration } from '../time/grammar.ts';
 
 /** `24h` → `24시간`, `3d` → `3일`, `1h30m` → `1시간 30분`. */
 export function koreanDuration(duration: string): string {

@@ -11,7 +11,7 @@ import type { Database } from '../db/types.ts';
 import { NotFoundError, UsageError } from '../errors.ts';
 import { notify } from '../notifications/index.ts';
 import type { PolicyResolver } from '../policy/resolver.ts';
-import { parseDuration, toPgInterval } from '../util/duration.ts';
+import { parseDuration, toPgInterval } from '../time/grammar.ts';
 import type { SlipStatus } from './evaluate.ts';
 import { slipMessage } from './messages.ts';
 

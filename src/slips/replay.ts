@@ -9,8 +9,14 @@ import { createHash } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/types.ts';
 import type { EthicsConfig, SlipConfig } from '../policy/schemas.ts';
-import { parseDuration } from '../util/duration.ts';
-import { type AnalysisFacts, evaluateSlip, factsFromMetadata, type SlipStatus } from './evaluate.ts';
+import { parseDuration } from '../time/grammar.ts';
+import {
+  type AnalysisFacts,
+  evaluateSlip,
+  factsFromMetadata,
+  SLIP_STATUS_RANK,
+  type SlipStatus,
+} from './evaluate.ts';
 
 export interface ReplayConfigs {
   slip: SlipConfig;
@@ -54,8 +60,6 @@ interface SimState {
   worst: SlipStatus;
 }
 
-const RANK = { normal: 0, warning: 1, slipped: 2 } as const;
-
 function emptyCounts(): ReplayCounts {
   return {
     entries: { normal: 0, warning: 0, slipped: 0 },
@@ -86,13 +90,15 @@ export function simulateUser(configs: ReplayConfigs, entries: readonly AnalysisF
       warnedInWindow: state.warnings.some((w) => w > at - windowMs),
     });
     const escalates =
-      decision.decision !== 'normal' && (!state.open || RANK[decision.decision] > RANK[state.open.status]);
+      decision.decision !== 'normal' &&
+      (!state.open || SLIP_STATUS_RANK[decision.decision] > SLIP_STATUS_RANK[state.open.status]);
     if (escalates) {
       state.open = { status: decision.decision, until: at + parseDuration(decision.duration!) };
       // As in the live check: a warning counts until the next slip; after a slip a fresh one is needed.
       if (decision.decision === 'warning') state.warnings.push(at);
       else state.warnings = [];
-      if (RANK[decision.decision] > RANK[state.worst]) state.worst = decision.decision;
+      if (SLIP_STATUS_RANK[decision.decision] > SLIP_STATUS_RANK[state.worst])
+        state.worst = decision.decision;
     }
     decisions.push({
       decision: decision.decision,

@@ -1,10 +1,11 @@
 /** `sumda analysis …`: (re-)analysis of ranges, results of one entry, statistics by prompt version. */
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.ts';
+import { parseInstant } from '../../time/grammar.ts';
 import { confirm } from '../confirm.ts';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
-import { parseInstant, parseSince, parseUuid } from '../input.ts';
+import { parseUuid } from '../input.ts';
 
 /** Entries above this need a confirmation: each one is an LLM call that costs money. */
 const CONFIRM_ABOVE = 100;
@@ -47,7 +48,7 @@ export function registerAnalysis(program: Command): void {
           };
           await findPrompt(db, prompt.promptName, prompt.promptVersion);
           const range = {
-            since: opts.since ? parseSince(opts.since) : undefined,
+            since: opts.since ? parseInstant(opts.since, '--since') : undefined,
             until: opts.until ? parseInstant(opts.until, '--until') : undefined,
             userId: opts.user ? parseUuid(opts.user, '--user') : undefined,
             prompt,
@@ -158,7 +159,7 @@ export function registerAnalysis(program: Command): void {
         act<{ since: string }>(async (ctx, opts) => {
           const { analysisStats, failureOutcomes } = await import('../../analysis/queries.ts');
           const db = await ctx.db();
-          const since = parseSince(opts.since);
+          const since = parseInstant(opts.since, '--since');
           const [rows, outcomes] = await Promise.all([analysisStats(db, since), failureOutcomes(db, since)]);
           if (ctx.out.json) return ctx.out.data({ since, byPrompt: rows, failures: outcomes });
           ctx.out.table(

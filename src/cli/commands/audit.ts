@@ -1,9 +1,10 @@
 /** `sumda audit …`: read and verify the append-only, hash-chained audit trail. */
 import type { Command } from 'commander';
 import { ExitCode } from '../../errors.ts';
+import { parseInstant } from '../../time/grammar.ts';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
-import { parseIntFlag, parseSince } from '../input.ts';
+import { parseIntFlag } from '../input.ts';
 
 export function registerAudit(program: Command): void {
   const audit = program.command('audit').description('the audit trail: who changed what, when and why');
@@ -26,7 +27,7 @@ export function registerAudit(program: Command): void {
               actor: opts.actor,
               action: opts.action,
               target: opts.target,
-              since: opts.since ? parseSince(opts.since) : undefined,
+              since: opts.since ? parseInstant(opts.since, '--since') : undefined,
               limit: parseIntFlag(opts.limit, '--limit', 1, 10_000),
             });
             if (ctx.out.json) return ctx.out.data(rows);

@@ -2,7 +2,7 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { ExitCode } from '../../errors.ts';
-import { parseDuration } from '../../util/duration.ts';
+import { parseDuration } from '../../time/grammar.ts';
 import { redactUrl } from '../../util/redact.ts';
 import { confirm } from '../confirm.ts';
 import { act, type CommandContext } from '../context.ts';

@@ -6,11 +6,11 @@ import type { Command } from 'commander';
 import type { PgBoss } from 'pg-boss';
 import { UsageError } from '../../errors.ts';
 import type { JobAction, JobActionPlan, JobMatch, JobState } from '../../jobadmin/index.ts';
-import { formatDuration } from '../../util/duration.ts';
+import { formatDuration, parseInstant } from '../../time/grammar.ts';
 import { confirm } from '../confirm.ts';
 import { act, type CommandContext } from '../context.ts';
 import { examples } from '../help.ts';
-import { parseIntFlag, parseSince, parseUuid } from '../input.ts';
+import { parseIntFlag, parseUuid } from '../input.ts';
 
 /** A started pg-boss for this command (no scheduler, no maintenance), stopped when the command ends. */
 export async function openBoss(ctx: CommandContext): Promise<PgBoss> {
@@ -52,7 +52,7 @@ export async function parseMatch(text: string): Promise<JobMatch> {
   return {
     queue,
     ...(state ? { state: parseJobState(state) } : {}),
-    ...(since ? { since: parseSince(since, 'since=') } : {}),
+    ...(since ? { since: parseInstant(since, 'since=') } : {}),
   };
 }
 
@@ -242,7 +242,7 @@ export function registerJobs(program: Command): void {
           const rows = await listJobs(await ctx.db(), {
             queue: opts.queue,
             states,
-            since: opts.since ? parseSince(opts.since) : undefined,
+            since: opts.since ? parseInstant(opts.since, '--since') : undefined,
             limit: parseIntFlag(opts.limit, '--limit', 1, 10_000),
           });
           if (ctx.out.json) return ctx.out.data(rows);

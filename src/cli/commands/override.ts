@@ -1,10 +1,10 @@
 /** `sumda override …`: scoped, expiring values for single policy keys. */
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.ts';
-import { parseDuration } from '../../util/duration.ts';
+import { parseDuration, parseInstant } from '../../time/grammar.ts';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
-import { parseInstant, parseIntFlag, parseJson, parseUuid } from '../input.ts';
+import { parseIntFlag, parseJson, parseUuid } from '../input.ts';
 
 export function registerOverride(program: Command): void {
   const override = program

@@ -1,6 +1,6 @@
 /** `sumda queues …`: the catalog of queues, and pausing / resuming one (workers notice within ~3 s). */
 import type { Command } from 'commander';
-import { formatDuration } from '../../util/duration.ts';
+import { formatDuration } from '../../time/grammar.ts';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
 

@@ -1,10 +1,11 @@
 /** `sumda slip …`: see, review, release and override slips; replay a candidate policy. */
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.ts';
+import { parseInstant } from '../../time/grammar.ts';
 import type { CommandContext } from '../context.ts';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
-import { parseIntFlag, parseJson, parseSince, parseUuid, readInput } from '../input.ts';
+import { parseIntFlag, parseJson, parseUuid, readInput } from '../input.ts';
 
 const STATUSES = ['open', 'released', 'warning', 'slipped', 'normal', 'awaiting-review', 'all'] as const;
 
@@ -111,7 +112,7 @@ export function registerSlip(program: Command): void {
           const { listSlips } = await import('../../slips/operators.ts');
           const rows = await listSlips(await ctx.db(), {
             status: opts.status as (typeof STATUSES)[number],
-            since: opts.since ? parseSince(opts.since) : undefined,
+            since: opts.since ? parseInstant(opts.since, '--since') : undefined,
             userId: opts.user ? parseUuid(opts.user, '--user') : undefined,
             limit: parseIntFlag(opts.limit, '--limit', 1, 10_000),
           });
@@ -342,7 +343,7 @@ export function registerSlip(program: Command): void {
       .action(
         act<{ since: string }>(async (ctx, opts) => {
           const { slipStats } = await import('../../slips/operators.ts');
-          const stats = await slipStats(await ctx.db(), parseSince(opts.since));
+          const stats = await slipStats(await ctx.db(), parseInstant(opts.since, '--since'));
           if (ctx.out.json) return ctx.out.data(stats);
           ctx.out.table(
             ['day (KST)', 'warnings', 'slips', 'crisis'],

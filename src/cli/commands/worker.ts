@@ -1,7 +1,7 @@
 /** `sumda worker`: the long-lived job runner (any number of them, on any number of machines). */
 import type { Command } from 'commander';
 import { ExitCode } from '../../errors.ts';
-import { parseDuration } from '../../util/duration.ts';
+import { parseDuration } from '../../time/grammar.ts';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
 import { parseIntFlag } from '../input.ts';
