@@ -1,8 +1,8 @@
 /** `sumda report …`: Asia/Seoul report periods, backfills of reports, and looking at a report. */
 import type { Command } from 'commander';
+import { parseInstant } from '../../time/grammar.ts';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
-import { parseInstant } from '../input.ts';
 
 export function registerReport(program: Command): void {
   const report = program

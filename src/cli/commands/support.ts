@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.ts';
 import type { InquiryCategory, InquiryStatus } from '../../support/index.ts';
+import { parseInstant } from '../../time/grammar.ts';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
-import { parseIntFlag, parseSince, parseUuid, readInput } from '../input.ts';
+import { parseIntFlag, parseUuid, readInput } from '../input.ts';
 
 const STATUSES = ['open', 'pending', 'closed'];
 const CATEGORIES = ['payment', 'account', 'bug', 'diary', 'other'];
@@ -224,7 +225,7 @@ export function registerSupport(program: Command): void {
       .action(
         act<{ since: string }>(async (ctx, opts) => {
           const { supportStats } = await import('../../support/index.ts');
-          const stats = await supportStats(await ctx.db(), { since: parseSince(opts.since) });
+          const stats = await supportStats(await ctx.db(), { since: parseInstant(opts.since, '--since') });
           if (ctx.out.json) return ctx.out.data(stats);
           for (const [title, rows] of [
             ['category', stats.byCategory],
