@@ -2,6 +2,7 @@
 import { QUEUES } from '../src/queue/catalog.ts';
 import { analysisRun } from './analysis-run.ts';
 import { analysisScan } from './analysis-scan.ts';
+import { billingReconcile, billingRenew, billingScan } from './billing.ts';
 import type { HandlerFactory } from './context.ts';
 import { eventsAttendance } from './events-attendance.ts';
 import { housekeeping } from './housekeeping.ts';
@@ -19,4 +20,7 @@ export const HANDLERS: Record<string, HandlerFactory> = {
   [QUEUES.keysReencrypt.name]: keysReencrypt,
   [QUEUES.pointsExpire.name]: pointsExpire,
   [QUEUES.eventsAttendance.name]: eventsAttendance,
+  [QUEUES.billingScan.name]: billingScan,
+  [QUEUES.billingRenew.name]: billingRenew,
+  [QUEUES.billingReconcile.name]: billingReconcile,
 };

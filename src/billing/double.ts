@@ -55,9 +55,10 @@ export interface Fault {
    * - `drop`: charge, record it, then destroy the connection without answering;
    * - `error`: answer `status` with `code` without charging;
    * - `bare5xx`: answer 500 with no body, without charging;
-   * - `hang`: never answer (the client times out) — and do not charge.
+   * - `hang`: never answer (the client times out) — and do not charge;
+   * - `chargeThenHang`: charge, record it, then never answer (the caller dies or times out waiting).
    */
-  kind: 'drop' | 'error' | 'bare5xx' | 'hang';
+  kind: 'drop' | 'error' | 'bare5xx' | 'hang' | 'chargeThenHang';
   code?: string;
   status?: number;
 }
@@ -359,7 +360,7 @@ export class TossDouble {
     const testCode = req.headers['tosspayments-test-code'];
     if (typeof testCode === 'string' && testCode.length > 0) return reply(testCode, `test code ${testCode}`);
     const fault = this.#takeFault('charge', typeof orderId === 'string' ? orderId : null);
-    if (fault && fault.kind !== 'drop') {
+    if (fault && fault.kind !== 'drop' && fault.kind !== 'chargeThenHang') {
       await this.#applyFault(fault, res);
       return 'faulted';
     }
@@ -428,6 +429,9 @@ export class TossDouble {
     const random = this.#options.random ?? Math.random;
     // Charged; with `drop` the answer never arrives.
     const drop = fault?.kind === 'drop' || (this.dropRate > 0 && random() < this.dropRate);
+    if (fault?.kind === 'chargeThenHang') {
+      await new Promise<void>((resolve) => res.on('close', resolve));
+    }
     return { status: 200, body: this.#public(payment), store: true, drop };
   }
 

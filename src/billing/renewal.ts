@@ -591,7 +591,7 @@ async function applyFailure(
     }
     await attemptRow(trx, prepared.paymentId, operation, cls, failure, now);
     const sub = await lockSubscription(trx, subscriptionId);
-    if (!sub || !sub.next_billing_at) return;
+    if (!sub?.next_billing_at) return;
     const due = sub.next_billing_at;
     if (cls === 'config') {
       await trx

@@ -24,8 +24,8 @@ export interface QueueDefinition<P extends z.ZodType = z.ZodType> {
   retryDelaySeconds: number;
   retryBackoff: boolean;
   expireInSeconds: number;
-  /** stately: at most one queued and one active job per singleton key. */
-  policy: 'standard' | 'stately';
+  /** stately: at most one queued and one active job per singleton key; short: at most one queued per key. */
+  policy: 'standard' | 'stately' | 'short';
   deadLetter: boolean;
   /** Cron in Asia/Seoul; the scheduler sends one job per tick. */
   schedule?: { cron: string; data?: Record<string, unknown> };
@@ -156,6 +156,51 @@ export const QUEUES = {
     expireInSeconds: 300,
     policy: 'stately',
     deadLetter: true,
+    schedule: { cron: '*/5 * * * *' },
+    worker: { batchSize: 1, concurrency: 1 },
+  }),
+  billingScan: define({
+    name: 'billing.scan',
+    description: 'send renewal notices and enqueue a renewal for every due subscription, in chained batches',
+    payload: z.object({ after: uuid.optional(), requestId }).strict(),
+    service: 'billing',
+    retryLimit: 2,
+    retryDelaySeconds: 30,
+    retryBackoff: false,
+    expireInSeconds: 300,
+    policy: 'stately',
+    deadLetter: false,
+    schedule: { cron: '*/5 * * * *' },
+    worker: { batchSize: 1, concurrency: 1 },
+  }),
+  billingRenew: define({
+    name: 'billing.renew',
+    description:
+      'renew one subscription through Toss (exactly once per period; dunning, trials, cancellation)',
+    payload: z.object({ subscriptionId: uuid, requestId }).strict(),
+    service: 'billing',
+    retryLimit: 3,
+    retryDelaySeconds: 60,
+    retryBackoff: true,
+    expireInSeconds: 300,
+    // short: one queued job per subscription (overlapping scans add nothing), but a new one may run
+    // while a dead worker's job is still active — the renewal itself is safe to run twice.
+    policy: 'short',
+    deadLetter: true,
+    // Renewals wait on Toss (hundreds of ms): many in flight per worker, each its own transaction.
+    worker: { batchSize: 8, concurrency: 64 },
+  }),
+  billingReconcile: define({
+    name: 'billing.reconcile',
+    description: 'look up payments pending too long by order id and settle them (never charges)',
+    payload: z.object({ requestId }).strict(),
+    service: 'billing',
+    retryLimit: 1,
+    retryDelaySeconds: 60,
+    retryBackoff: false,
+    expireInSeconds: 600,
+    policy: 'stately',
+    deadLetter: false,
     schedule: { cron: '*/5 * * * *' },
     worker: { batchSize: 1, concurrency: 1 },
   }),

@@ -1,0 +1,114 @@
+/**
+ * Billing jobs: the scan (every five minutes: renewal notices, then one renewal job per due
+ * subscription, in chained batches whose successor is enqueued in the batch's own transaction),
+ * the renewal itself (exactly once per period, see src/billing/renewal.ts) and the reconciler.
+ */
+import type { BillingDeps } from '../src/billing/renewal.ts';
+import { renewSubscription } from '../src/billing/renewal.ts';
+import { dueSubscriptionIds, reconcilePending, sendRenewalNotices } from '../src/billing/scan.ts';
+import { createTossClient, type TossClient } from '../src/billing/toss.ts';
+import { SumdaError } from '../src/errors.ts';
+import { enqueue, enqueueMany } from '../src/queue/boss.ts';
+import { type ParsedPayloadOf, QUEUES } from '../src/queue/catalog.ts';
+import type { JobOutcome } from '../src/queue/pump.ts';
+import { type HandlerFactory, type JobContext, parsePayloads } from './context.ts';
+
+/** Due subscriptions enqueued per scan job; more chain a successor. */
+export const SCAN_BATCH = 1000;
+
+function tossFor(ctx: JobContext): TossClient {
+  const { billing } = ctx.config;
+  if (!billing.tossSecretKey) {
+    throw new SumdaError('TOSS_SECRET_KEY is not set: billing cannot charge', {
+      hint: 'set TOSS_SECRET_KEY (test_sk_… or live_sk_…) and TOSS_API_URL',
+    });
+  }
+  return createTossClient({
+    secretKey: billing.tossSecretKey,
+    baseUrl: billing.tossApiUrl,
+    timeoutMs: billing.tossTimeoutMs,
+  });
+}
+
+function billingDeps(ctx: JobContext, signal?: AbortSignal): BillingDeps {
+  return {
+    db: ctx.db,
+    keyring: ctx.keyring,
+    toss: tossFor(ctx),
+    config: ctx.config.billing,
+    log: ctx.log,
+    signal,
+  };
+}
+
+/** Without a Toss key the scheduled billing jobs do nothing (and say so) rather than fail every tick. */
+function unconfigured(ctx: JobContext, jobs: { id: string }[]): JobOutcome[] | undefined {
+  if (ctx.config.billing.tossSecretKey) return undefined;
+  ctx.log.warn('TOSS_SECRET_KEY is not set: billing jobs skip (no renewals, no reconciliation)');
+  return jobs.map((j) => ({
+    id: j.id,
+    status: 'completed',
+    output: { skipped: 'TOSS_SECRET_KEY is not set' },
+  }));
+}
+
+export const billingScan: HandlerFactory = (ctx) => async (jobs) => {
+  const skipped = unconfigured(ctx, jobs);
+  if (skipped) return skipped;
+  const { valid, rejected } = parsePayloads<ParsedPayloadOf<'billingScan'>>(QUEUES.billingScan, jobs);
+  const outcomes: JobOutcome[] = [...rejected];
+  for (const { job, data } of valid) {
+    const now = new Date();
+    const notices = data.after ? 0 : await sendRenewalNotices(ctx.db, ctx.config.billing, now);
+    const ids = await dueSubscriptionIds(ctx.db, now, { after: data.after ?? null, limit: SCAN_BATCH });
+    const enqueued = await ctx.db.transaction().execute(async (trx) => {
+      const n = await enqueueMany(
+        ctx.boss,
+        'billingRenew',
+        ids.map((subscriptionId) => ({
+          payload: { subscriptionId, requestId: data.requestId },
+          singletonKey: subscriptionId,
+        })),
+        { trx },
+      );
+      if (ids.length === SCAN_BATCH) {
+        await enqueue(ctx.boss, 'billingScan', { after: ids.at(-1), requestId: data.requestId }, { trx });
+      }
+      return n;
+    });
+    ctx.log.info(
+      { queue: QUEUES.billingScan.name, due: ids.length, enqueued, notices },
+      'billing scan batch',
+    );
+    outcomes.push({
+      id: job.id,
+      status: 'completed',
+      output: { due: ids.length, enqueued, notices, more: ids.length === SCAN_BATCH },
+    });
+  }
+  return outcomes;
+};
+
+export const billingRenew: HandlerFactory = (ctx) => async (jobs, signal) => {
+  const { valid, rejected } = parsePayloads<ParsedPayloadOf<'billingRenew'>>(QUEUES.billingRenew, jobs);
+  const deps = billingDeps(ctx, signal);
+  const outcomes = await Promise.all(
+    valid.map(async ({ job, data }): Promise<JobOutcome> => {
+      try {
+        const result = await renewSubscription(deps, data.subscriptionId);
+        return { id: job.id, status: 'completed', output: result };
+      } catch (error) {
+        return { id: job.id, status: 'retry', error: error as Error };
+      }
+    }),
+  );
+  return [...rejected, ...outcomes];
+};
+
+export const billingReconcile: HandlerFactory = (ctx) => async (jobs, signal) => {
+  const skipped = unconfigured(ctx, jobs);
+  if (skipped) return skipped;
+  const result = await reconcilePending(billingDeps(ctx, signal));
+  if (result.checked > 0) ctx.log.info({ ...result }, 'billing reconcile');
+  return jobs.map((j) => ({ id: j.id, status: 'completed' as const, output: { ...result } }));
+};
