@@ -400,6 +400,7 @@ export interface SlipConditionsTable {
   reviewed_by: string | null;
   reviewed_at: Timestamp | null;
   review_outcome: 'confirmed' | 'released' | null;
+  released_by: string | null;
 }
 
 export interface SupportInquiriesTable {

@@ -1,7 +1,7 @@
 /**
  * Operators and slips: list, show (evidence and scores, never diary text), release, override,
  * review, statistics. Every change is audited in the same transaction and sets the seed's
- * override_by / override_reason; the user is told whenever their AI reading pauses or resumes.
+ * override_by / override_reason (a release has its own released_by / release_reason); the user is told whenever their AI reading pauses or resumes.
  */
 import { type Kysely, sql } from 'kysely';
 import { authorize, mutate } from '../admins/permissions.ts';
@@ -68,9 +68,11 @@ export async function showSlip(db: Kysely<Database>, id: string) {
     .selectFrom('admin.slip_conditions as s')
     .leftJoin('admin.admins as o', 'o.id', 's.override_by')
     .leftJoin('admin.admins as r', 'r.id', 's.reviewed_by')
+    .leftJoin('admin.admins as rel', 'rel.id', 's.released_by')
     .selectAll('s')
     .select([
       'o.email as override_by_email',
+      'rel.email as released_by_email',
       'r.email as reviewed_by_email',
       sql<Date | null>`case when s.duration is not null then s.triggered_at + s.duration end`.as('ends_at'),
     ])
@@ -126,16 +128,17 @@ export async function releaseSlip(
       if (!row) throw new NotFoundError(`no slip ${id}`);
       const open = await lockOpen(trx, row.user_id);
       if (!open || open.id !== id) throw new UsageError(`slip ${id} is not open (already released)`);
+      // The release has its own actor and reason: an override's reason on the row stays as it was,
+      // and a review already made (a confirmation) is not rewritten.
       await trx
         .updateTable('admin.slip_conditions')
         .set({
           released_at: lockedNow,
           release_reason: reason,
-          override_by: op.actor!.id,
-          override_reason: reason,
-          reviewed_by: op.actor!.id,
-          reviewed_at: sql<Date>`now()`,
-          review_outcome: 'released',
+          released_by: op.actor!.id,
+          reviewed_by: sql<string>`coalesce(reviewed_by, ${op.actor!.id}::uuid)`,
+          reviewed_at: sql<Date>`coalesce(reviewed_at, now())`,
+          review_outcome: sql<'released' | 'confirmed'>`coalesce(review_outcome, 'released')`,
         })
         .where('id', '=', id)
         .execute();
@@ -176,6 +179,11 @@ export async function confirmSlip(db: Kysely<Database>, op: Operation, id: strin
         .forUpdate()
         .executeTakeFirst();
       if (!row) throw new NotFoundError(`no slip ${id}`);
+      if (row.released_at) {
+        throw new UsageError(
+          `slip ${id} was already released (${row.released_at.toISOString()}); there is nothing to confirm`,
+        );
+      }
       if (row.reviewed_at) throw new UsageError(`slip ${id} was already reviewed`);
       await trx
         .updateTable('admin.slip_conditions')
@@ -224,9 +232,8 @@ export async function overrideSlip(
           .updateTable('admin.slip_conditions')
           .set({
             released_at: lockedNow,
-            release_reason: `operator override: ${input.status}`,
-            override_by: op.actor!.id,
-            override_reason: input.reason,
+            release_reason: `operator override to ${input.status}: ${input.reason}`,
+            released_by: op.actor!.id,
           })
           .where('id', '=', open.id)
           .execute();

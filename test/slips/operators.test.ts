@@ -90,8 +90,10 @@ describe('slip release', () => {
     const [row] = (await slipRows(database.db, userId)).filter((r) => r.id === slipId);
     expect(row).toMatchObject({
       release_reason: 'reviewed: a hard exam week, not a risk',
-      override_by: team.manager.id,
-      override_reason: 'reviewed: a hard exam week, not a risk',
+      released_by: team.manager.id,
+      // A release is not an override: those columns keep what an override (none here) said.
+      override_by: null,
+      override_reason: null,
       reviewed_by: team.manager.id,
       review_outcome: 'released',
     });
@@ -160,11 +162,14 @@ describe('slip override', () => {
     const rows = await slipRows(database.db, userId);
     const closed = rows.find((x) => x.id === slipId)!;
     expect(closed).toMatchObject({
-      release_reason: 'operator override: normal',
-      override_by: team.manager.id,
-      override_reason: 'support #88: exam week',
+      release_reason: 'operator override to normal: support #88: exam week',
+      released_by: team.manager.id,
+      // The closed row was an automatic slip: no override of its own.
+      override_by: null,
+      override_reason: null,
     });
     expect(closed.released_at).toBeInstanceOf(Date);
+
     const open = await openRows(database.db, userId);
     expect(open).toEqual([
       expect.objectContaining({
@@ -202,6 +207,23 @@ describe('slip override', () => {
     });
     expect((await openRows(database.db, userId)).map((x) => x.id)).toEqual([result.id]);
     expect(await notificationsOf(database.db, userId, 'crisis')).toHaveLength(1);
+    // Releasing the operator's row keeps the override's reason beside the release's.
+    const released = await sumda(['release', result.id, '--reason', 'exam over early'], team.manager.email);
+    expect(released.code, released.stderr).toBe(0);
+    const after = (await slipRows(database.db, userId)).find((x) => x.id === result.id)!;
+    expect(after).toMatchObject({
+      override_by: team.manager.id,
+      override_reason: 'support #88: exam week',
+      release_reason: 'exam over early',
+      released_by: team.manager.id,
+    });
+    const shown = await sumda(['show', result.id], team.manager.email);
+    expect(shown.stdout).toContain('support #88: exam week');
+    expect(shown.stdout).toContain('exam over early');
+    // Confirming a released slip says it was released.
+    const confirmed = await sumda(['confirm', result.id, '--reason', 'late look'], team.manager.email);
+    expect(confirmed.code).toBe(2);
+    expect(confirmed.stderr).toContain('was already released');
   });
 
   it('--status slipped opens one (policy duration) and tells the user; an operator may not', async () => {

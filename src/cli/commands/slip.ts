@@ -173,7 +173,12 @@ export function registerSlip(program: Command): void {
             ['status', `${s.status} (${s.source})`],
             ['triggered', s.triggered_at],
             ['ends', s.ends_at],
-            ['released', s.released_at ? `${s.released_at.toISOString()} — ${s.release_reason}` : 'open'],
+            [
+              'released',
+              s.released_at
+                ? `${s.released_at.toISOString()}${s.released_by_email ? ` by ${s.released_by_email}` : ''} — ${s.release_reason}`
+                : 'open',
+            ],
             ['override', s.override_by_email ? `${s.override_by_email}: ${s.override_reason}` : ''],
             [
               'review',
