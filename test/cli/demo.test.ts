@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSumda } from '../support/cli.ts';
 
+/** What one CLI command may take here under load (start-up, the embedded server starting or stopping). */
+const STEP_MS = 60_000;
+
 // The newcomer's path: nothing configured, so sumda runs its own embedded PostgreSQL.
 describe('sumda demo on the embedded database', () => {
   let dataDir: string;
@@ -14,9 +17,12 @@ describe('sumda demo on the embedded database', () => {
   afterAll(async () => {
     await runSumda(['db', 'stop'], { env: { SUMDA_DATA_DIR: dataDir } });
     await rm(dataDir, { recursive: true, force: true });
-  });
+  }, STEP_MS);
 
-  it('migrates, seeds and summarises on a fresh data folder, then again idempotently', async () => {
+  // Two demo runs of up to 120 s each, then one more command: far beyond the suite's 30 s default.
+  it('migrates, seeds and summarises on a fresh data folder, then again idempotently', {
+    timeout: 2 * 120_000 + STEP_MS,
+  }, async () => {
     const env = { SUMDA_DATA_DIR: dataDir };
     const first = await runSumda(['demo', '--users', '12', '--days', '10', '--json'], {
       env,
@@ -53,7 +59,10 @@ describe('sumda demo on the embedded database', () => {
     expect(JSON.parse(url.stdout)).toMatchObject({ embedded: true, running: false });
   });
 
-  it('db start keeps the embedded server up across commands until db stop', async () => {
+  // Seven commands, each starting Node and some the embedded server.
+  it('db start keeps the embedded server up across commands until db stop', {
+    timeout: 7 * STEP_MS,
+  }, async () => {
     const env = { SUMDA_DATA_DIR: dataDir };
     expect((await runSumda(['db', 'start'], { env })).code).toBe(0);
     const url = JSON.parse((await runSumda(['db', 'url', '--json', '--reveal'], { env })).stdout);

@@ -64,8 +64,13 @@ beforeAll(async () => {
 const check = (ids: string[], db: Db = database.db) => checkSlips(deps(db, log), ids);
 
 /** A Kysely whose connection stalls (in `hold`) before sending the first statement containing `marker`. */
-function gatedDb(url: string, marker: string, hold: () => Promise<void>): Db {
-  const pool = createPool(url, { max: 1 });
+function gatedDb(
+  url: string,
+  marker: string,
+  hold: () => Promise<void>,
+  applicationName = 'sumda-gated',
+): Db {
+  const pool = createPool(url, { max: 1, applicationName });
   const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
   const wrapped = new WeakSet<pg.PoolClient>();
   let held = false;
@@ -380,15 +385,31 @@ describe('two analyses of one user at once', () => {
     const gate = new Promise<void>((resolve) => {
       open = resolve;
     });
-    const a = gatedDb(database.url, 'pg_advisory_xact_lock', async () => {
-      reached();
-      await gate;
-    });
+    const a = gatedDb(
+      database.url,
+      'pg_advisory_xact_lock',
+      async () => {
+        reached();
+        await gate;
+      },
+      'sumda-gated-a',
+    );
     const b = createDb(database.url, { max: 1 });
     try {
       const first = check([entries[0]!.analysisId], a);
       await atLock;
-      await new Promise((r) => setTimeout(r, 20)); // B's transaction starts strictly later than A's
+      // B's transaction must start strictly later than A's: B begins once the server's clock is past
+      // the start of A's open transaction (read from pg_stat_activity, not assumed from a pause).
+      const pastA = async () =>
+        (
+          await sql<{
+            past: boolean;
+          }>`select coalesce(bool_and(clock_timestamp() > xact_start), false) as past
+            from pg_stat_activity where application_name = 'sumda-gated-a' and xact_start is not null`.execute(
+            database.db,
+          )
+        ).rows[0]!.past;
+      await expect.poll(pastA).toBe(true);
       expect((await check([entries[1]!.analysisId], b))[0]).toMatchObject({ action: 'opened warning' });
       open();
       expect((await first)[0]).toMatchObject({ action: 'escalated warning → slipped' });

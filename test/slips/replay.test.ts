@@ -281,9 +281,8 @@ describe('the CLI prints the same numbers and writes nothing', () => {
     expect(await counts(database.db)).toEqual(before);
   });
 
-  // The help of `policy publish --dry-run` promises the replayed impact for slip/ethics, but
-  // src/cli/commands/policy.ts only validates and prints { valid, dryRun } (see the report).
-  // Once it calls runReplay/printReplay, this starts passing: drop `.fails` then.
+  // `policy publish slip|ethics --dry-run` replays the candidate as `slip replay` does: the same
+  // numbers, before anything is written.
   it('sumda policy publish slip --dry-run --json prints the replay numbers', async () => {
     const r = await runSumda(
       [
