@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { registerAdmin } from './admin.ts';
 import { registerAnalysis } from './analysis.ts';
+import { registerAnnounce } from './announce.ts';
 import { registerAudit } from './audit.ts';
 import { registerConfig } from './config.ts';
 import { registerDb } from './db.ts';
@@ -11,6 +12,7 @@ import { registerFaq } from './faq.ts';
 import { registerJobs } from './jobs.ts';
 import { registerKeys } from './keys.ts';
 import { registerModeration } from './moderation.ts';
+import { registerNotify } from './notify.ts';
 import { registerOverride } from './override.ts';
 import { registerPoints } from './points.ts';
 import { registerPolicy } from './policy.ts';
@@ -46,6 +48,8 @@ export const COMMANDS: ((program: Command) => void)[] = [
   registerEvent,
   registerSupport,
   registerFaq,
+  registerAnnounce,
+  registerNotify,
   // AI policies and prompts
   registerPolicy,
   registerOverride,
