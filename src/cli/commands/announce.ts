@@ -1,10 +1,11 @@
 /** `sumda announce …`: announcements (markdown articles of the app's notice list) and their fan-out. */
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.ts';
+import { parseInstant } from '../../time/grammar.ts';
 import { confirm } from '../confirm.ts';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
-import { parseInstant, parseIntFlag, parseUuid, readInput } from '../input.ts';
+import { parseIntFlag, parseUuid, readInput } from '../input.ts';
 
 export function registerAnnounce(program: Command): void {
   const announce = program

@@ -2,9 +2,10 @@
 import type { Command } from 'commander';
 import type { Send, SendableKind } from '../../announcements/notify.ts';
 import { UsageError } from '../../errors.ts';
+import { parseInstant } from '../../time/grammar.ts';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
-import { parseInstant, parseSince, parseUuid } from '../input.ts';
+import { parseUuid } from '../input.ts';
 
 export function registerNotify(program: Command): void {
   const notify = program
@@ -88,7 +89,7 @@ export function registerNotify(program: Command): void {
         act<{ type?: string; since: string }>(async (ctx, opts) => {
           const { notificationStats } = await import('../../announcements/notify.ts');
           const stats = await notificationStats(await ctx.db(), {
-            since: parseSince(opts.since),
+            since: parseInstant(opts.since, '--since'),
             ...(opts.type ? { kind: opts.type } : {}),
           });
           if (ctx.out.json) return ctx.out.data(stats);
