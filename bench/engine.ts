@@ -15,7 +15,8 @@
  */
 import { sql } from 'kysely';
 import type { Job } from 'pg-boss';
-import type { HandlerFactory, JobContext } from '../jobs/context.ts';
+import { z } from 'zod';
+import { defineHandler, type JobContext } from '../jobs/context.ts';
 import { createDb, type Db } from '../src/db/connect.ts';
 import { createBoss, type PgBoss } from '../src/queue/boss.ts';
 import type { QueueDefinition } from '../src/queue/catalog.ts';
@@ -39,11 +40,35 @@ const JOBS = Number(process.env.BENCH_ENGINE_JOBS) || 20_000;
 const POOL = 10;
 export const ENGINE_GOAL = 0.8;
 
-/** Registered the way jobs/index.ts registers handlers: a factory over the worker's context. */
-const noop: HandlerFactory = () => async (jobs) =>
-  jobs.map((j): JobOutcome => ({ id: j.id, status: 'completed' }));
-const noopWithOutput: HandlerFactory = () => async (jobs) =>
-  jobs.map((j): JobOutcome => ({ id: j.id, status: 'completed', output: { status: 'stored', n: 1 } }));
+/** A bench queue as the catalog would define it (the payload is what `prepare` inserts). */
+function noopDefinition(name: string): QueueDefinition {
+  return {
+    name,
+    description: 'no-op jobs for the engine benchmark',
+    payload: z.object({ i: z.number().int() }),
+    service: 'worker',
+    retryLimit: 2,
+    retryDelaySeconds: 0,
+    retryBackoff: false,
+    expireInSeconds: 900,
+    policy: 'standard',
+    deadLetter: false,
+    worker: { batchSize: 50, concurrency: 200 },
+  };
+}
+
+/** Defined the way jobs/ defines handlers (payloads parsed by the wrapper). */
+const noop = (definition: QueueDefinition) =>
+  defineHandler(
+    definition,
+    () => async (jobs) => jobs.map((j): JobOutcome => ({ id: j.id, status: 'completed' })),
+  );
+const noopWithOutput = (definition: QueueDefinition) =>
+  defineHandler(
+    definition,
+    () => async (jobs) =>
+      jobs.map((j): JobOutcome => ({ id: j.id, status: 'completed', output: { status: 'stored', n: 1 } })),
+  );
 
 /** A queue of no-op jobs: standard, or stately with a singleton key per job (like analysis.run). */
 export interface NoopQueue {
@@ -107,9 +132,9 @@ async function withBoss<T>(url: string, fn: (boss: PgBoss) => Promise<T>): Promi
 export async function sumdaRun(url: string, db: Db, queue: NoopQueue, v: Variant): Promise<number> {
   return withBoss(url, async (boss) => {
     await prepare(db, boss, queue);
-    const definition = { name: queue.name, service: 'worker', retryLimit: 2 } as QueueDefinition;
-    const factory = v.output ? noopWithOutput : noop;
-    const pump = new QueuePump(boss, definition, factory({} as JobContext), {
+    const definition = noopDefinition(queue.name);
+    const handler = (v.output ? noopWithOutput : noop)(definition);
+    const pump = new QueuePump(boss, definition, handler.create({} as JobContext), {
       batchSize: v.batchSize,
       concurrency: v.batchSize * v.localConcurrency,
       pollIntervalMs: 500,

@@ -4,12 +4,13 @@
  * already waiting. Older ranges are backfilled with `sumda analysis enqueue`.
  */
 import { activePrompt, enqueueAnalyses, findUnanalysed } from '../src/analysis/run.ts';
-import type { HandlerFactory } from './context.ts';
+import { QUEUES } from '../src/queue/catalog.ts';
+import { defineHandler } from './context.ts';
 
 const LOOKBACK_MS = 7 * 86_400_000;
 const PER_TICK = 5000;
 
-export const analysisScan: HandlerFactory = (ctx) => async (jobs) => {
+export const analysisScan = defineHandler(QUEUES.analysisScan, (ctx) => async (jobs) => {
   const prompt = await activePrompt(ctx.resolver);
   const found = await findUnanalysed(ctx.db, {
     since: new Date(Date.now() - LOOKBACK_MS),
@@ -29,4 +30,4 @@ export const analysisScan: HandlerFactory = (ctx) => async (jobs) => {
     status: 'completed' as const,
     output: { enqueued, unanalysed: found.length, ...prompt },
   }));
-};
+});

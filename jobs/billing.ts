@@ -9,9 +9,9 @@ import { dueSubscriptionIds, reconcilePending, sendRenewalNotices } from '../src
 import { createTossClient, type TossClient } from '../src/billing/toss.ts';
 import { SumdaError } from '../src/errors.ts';
 import { enqueue, enqueueMany } from '../src/queue/boss.ts';
-import { type ParsedPayloadOf, QUEUES } from '../src/queue/catalog.ts';
+import { QUEUES } from '../src/queue/catalog.ts';
 import type { JobOutcome } from '../src/queue/pump.ts';
-import { type HandlerFactory, type JobContext, parsePayloads } from './context.ts';
+import { defineHandler, type JobContext } from './context.ts';
 
 /** Due subscriptions enqueued per scan job; more chain a successor. */
 export const SCAN_BATCH = 1000;
@@ -52,12 +52,12 @@ function unconfigured(ctx: JobContext, jobs: { id: string }[]): JobOutcome[] | u
   }));
 }
 
-export const billingScan: HandlerFactory = (ctx) => async (jobs) => {
+export const billingScan = defineHandler(QUEUES.billingScan, (ctx) => async (jobs) => {
   const skipped = unconfigured(ctx, jobs);
   if (skipped) return skipped;
-  const { valid, rejected } = parsePayloads<ParsedPayloadOf<'billingScan'>>(QUEUES.billingScan, jobs);
-  const outcomes: JobOutcome[] = [...rejected];
-  for (const { job, data } of valid) {
+  const outcomes: JobOutcome[] = [];
+  for (const job of jobs) {
+    const { data } = job;
     const now = new Date();
     const notices = data.after ? 0 : await sendRenewalNotices(ctx.db, ctx.config.billing, now);
     const ids = await dueSubscriptionIds(ctx.db, now, { after: data.after ?? null, limit: SCAN_BATCH });
@@ -87,28 +87,26 @@ export const billingScan: HandlerFactory = (ctx) => async (jobs) => {
     });
   }
   return outcomes;
-};
+});
 
-export const billingRenew: HandlerFactory = (ctx) => async (jobs, signal) => {
-  const { valid, rejected } = parsePayloads<ParsedPayloadOf<'billingRenew'>>(QUEUES.billingRenew, jobs);
+export const billingRenew = defineHandler(QUEUES.billingRenew, (ctx) => async (jobs, signal) => {
   const deps = billingDeps(ctx, signal);
-  const outcomes = await Promise.all(
-    valid.map(async ({ job, data }): Promise<JobOutcome> => {
+  return Promise.all(
+    jobs.map(async ({ id, data }): Promise<JobOutcome> => {
       try {
         const result = await renewSubscription(deps, data.subscriptionId);
-        return { id: job.id, status: 'completed', output: result };
+        return { id, status: 'completed', output: result };
       } catch (error) {
-        return { id: job.id, status: 'retry', error: error as Error };
+        return { id, status: 'retry', error: error as Error };
       }
     }),
   );
-  return [...rejected, ...outcomes];
-};
+});
 
-export const billingReconcile: HandlerFactory = (ctx) => async (jobs, signal) => {
+export const billingReconcile = defineHandler(QUEUES.billingReconcile, (ctx) => async (jobs, signal) => {
   const skipped = unconfigured(ctx, jobs);
   if (skipped) return skipped;
   const result = await reconcilePending(billingDeps(ctx, signal));
   if (result.checked > 0) ctx.log.info({ ...result }, 'billing reconcile');
   return jobs.map((j) => ({ id: j.id, status: 'completed' as const, output: { ...result } }));
-};
+});

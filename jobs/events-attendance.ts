@@ -4,27 +4,15 @@
  * own transaction. Safe to run twice or on two workers at once: pairs are locked while computed and
  * a reward is a ledger entry keyed by its attendance row.
  */
-import { recordError } from '../src/errorlog.ts';
 import { processAttendance } from '../src/events/index.ts';
 import { enqueue } from '../src/queue/boss.ts';
-import { type ParsedPayloadOf, QUEUES } from '../src/queue/catalog.ts';
+import { QUEUES } from '../src/queue/catalog.ts';
 import type { JobOutcome } from '../src/queue/pump.ts';
-import { type HandlerFactory, parsePayloads } from './context.ts';
+import { defineHandler } from './context.ts';
 
-export const eventsAttendance: HandlerFactory = (ctx) => async (jobs) => {
-  const { valid, rejected, problems } = parsePayloads<ParsedPayloadOf<'eventsAttendance'>>(
-    QUEUES.eventsAttendance,
-    jobs,
-  );
-  for (const p of problems) {
-    await recordError(ctx.db, {
-      service: QUEUES.eventsAttendance.service,
-      message: `invalid events.attendance payload: ${p.message}`,
-      context: { job_id: p.job.id },
-    });
-  }
-  const outcomes: JobOutcome[] = [...rejected];
-  for (const { job, data } of valid) {
+export const eventsAttendance = defineHandler(QUEUES.eventsAttendance, (ctx) => async (jobs) => {
+  const outcomes: JobOutcome[] = [];
+  for (const { id, data } of jobs) {
     const run = await processAttendance(ctx.db, {
       ...(data.eventId ? { eventId: data.eventId } : {}),
       inTransaction: async (trx, r) => {
@@ -37,8 +25,8 @@ export const eventsAttendance: HandlerFactory = (ctx) => async (jobs) => {
         );
       },
     });
-    ctx.log.info({ queue: QUEUES.eventsAttendance.name, jobId: job.id, ...run }, 'attendance batch');
-    outcomes.push({ id: job.id, status: 'completed', output: run });
+    ctx.log.info({ queue: QUEUES.eventsAttendance.name, jobId: id, ...run }, 'attendance batch');
+    outcomes.push({ id, status: 'completed', output: run });
   }
   return outcomes;
-};
+});

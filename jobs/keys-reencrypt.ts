@@ -4,31 +4,20 @@
  * a time), so progress survives crashes and restarts: the work left is always "entries not under
  * the active key", and a retried or duplicate job just finds less of it.
  */
-import { recordError } from '../src/errorlog.ts';
 import { REENCRYPT_SINGLETON, reencryptBatch } from '../src/keys/rotation.ts';
 import { enqueue } from '../src/queue/boss.ts';
-import { type ParsedPayloadOf, QUEUES } from '../src/queue/catalog.ts';
+import { QUEUES } from '../src/queue/catalog.ts';
 import type { JobOutcome } from '../src/queue/pump.ts';
-import { type HandlerFactory, parsePayloads } from './context.ts';
+import { defineHandler } from './context.ts';
 
-export const keysReencrypt: HandlerFactory = (ctx) => {
+export const keysReencrypt = defineHandler(QUEUES.keysReencrypt, (ctx) => {
   // Keyset cursor carried from one batch to the next in this worker. Only a hint: lost on restart
   // (the next batch then starts from the first id) and never needed for correctness.
   let after: string | null = null;
   return async (jobs) => {
-    const { valid, rejected, problems } = parsePayloads<ParsedPayloadOf<'keysReencrypt'>>(
-      QUEUES.keysReencrypt,
-      jobs,
-    );
-    for (const p of problems) {
-      await recordError(ctx.db, {
-        service: QUEUES.keysReencrypt.service,
-        message: `invalid keys.reencrypt payload: ${p.message}`,
-        context: { job_id: p.job.id },
-      });
-    }
-    const outcomes: JobOutcome[] = [...rejected];
-    for (const { job, data } of valid) {
+    const outcomes: JobOutcome[] = [];
+    for (const job of jobs) {
+      const data = job.data;
       const batch = await reencryptBatch(ctx.db, ctx.keyring, {
         batchSize: data.batchSize,
         after,
@@ -60,4 +49,4 @@ export const keysReencrypt: HandlerFactory = (ctx) => {
     }
     return outcomes;
   };
-};
+});

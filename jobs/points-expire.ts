@@ -4,28 +4,16 @@
  * its own transaction, so the run survives crashes and restarts; a repeated or duplicate job writes
  * nothing twice (each user's expiry of a day is keyed `expiry` / `<date>:<user>`).
  */
-import { recordError } from '../src/errorlog.ts';
 import { expireBatch } from '../src/points/index.ts';
 import { enqueue } from '../src/queue/boss.ts';
-import { type ParsedPayloadOf, QUEUES } from '../src/queue/catalog.ts';
+import { QUEUES } from '../src/queue/catalog.ts';
 import type { JobOutcome } from '../src/queue/pump.ts';
 import { seoulDate } from '../src/time/calendar.ts';
-import { type HandlerFactory, parsePayloads } from './context.ts';
+import { defineHandler } from './context.ts';
 
-export const pointsExpire: HandlerFactory = (ctx) => async (jobs) => {
-  const { valid, rejected, problems } = parsePayloads<ParsedPayloadOf<'pointsExpire'>>(
-    QUEUES.pointsExpire,
-    jobs,
-  );
-  for (const p of problems) {
-    await recordError(ctx.db, {
-      service: QUEUES.pointsExpire.service,
-      message: `invalid points.expire payload: ${p.message}`,
-      context: { job_id: p.job.id },
-    });
-  }
-  const outcomes: JobOutcome[] = [...rejected];
-  for (const { job, data } of valid) {
+export const pointsExpire = defineHandler(QUEUES.pointsExpire, (ctx) => async (jobs) => {
+  const outcomes: JobOutcome[] = [];
+  for (const { id, data } of jobs) {
     // A scheduled tick carries no date: the run is of the day it starts on, and its chain keeps it.
     const date = data.date ?? seoulDate(new Date());
     const batch = await expireBatch(ctx.db, {
@@ -49,8 +37,8 @@ export const pointsExpire: HandlerFactory = (ctx) => async (jobs) => {
       points: batch.points,
       more: batch.more,
     };
-    ctx.log.info({ queue: QUEUES.pointsExpire.name, jobId: job.id, ...output }, 'points expiry batch');
-    outcomes.push({ id: job.id, status: 'completed', output });
+    ctx.log.info({ queue: QUEUES.pointsExpire.name, jobId: id, ...output }, 'points expiry batch');
+    outcomes.push({ id, status: 'completed', output });
   }
   return outcomes;
-};
+});

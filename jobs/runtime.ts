@@ -17,24 +17,30 @@ import { UsageError } from '../src/errors.ts';
 import type { Logger } from '../src/log.ts';
 import type { WorkerMetrics } from '../src/metrics/worker.ts';
 import { PolicyResolver } from '../src/policy/resolver.ts';
-import { createBoss, installQueues, type PgBoss, pausedQueues } from '../src/queue/boss.ts';
+import { createBoss, enqueueTick, installQueues, type PgBoss, pausedQueues } from '../src/queue/boss.ts';
 import { createSharedBudget } from '../src/queue/budget.ts';
 import { ALL_QUEUES, type QueueDefinition } from '../src/queue/catalog.ts';
 import { QueuePump, type SettledBatch } from '../src/queue/pump.ts';
 import type { JobContext } from './context.ts';
-import { HANDLERS } from './index.ts';
+import { handlerOf } from './index.ts';
 
 /** Connections per pool; a worker has two (sumda's and pg-boss's). */
 export const DEFAULT_POOL_SIZE = 10;
 
 /** After a drain timeout, how long aborted jobs get to be handed back before the connections close. */
 const ABORT_GRACE_MS = 2000;
+/**
+ * `once`: rounds at most. A round works what is due until the queues look empty; what became due
+ * meanwhile (a retry, or a retry waited for within the horizon) is the next round's. A queue that
+ * keeps refilling itself, or a paused queue with due jobs, stops here: `drained: false`.
+ */
+const ONCE_MAX_ROUNDS = 20;
 
 export interface WorkerOptions {
   url: string;
   config: Config;
   log: Logger;
-  /** Queue names to work; default every queue with a handler. */
+  /** Queue names to work; default every queue of the catalog. */
   queues?: string[];
   /** Jobs in flight per queue; default the catalog's. */
   concurrency?: number;
@@ -57,7 +63,10 @@ export interface WorkerOptions {
 }
 
 export interface WorkerResult {
-  /** False when in-flight jobs had to be aborted at the drain timeout. */
+  /**
+   * False when in-flight jobs had to be aborted at the drain timeout, or when `--once` stopped at its
+   * round limit with jobs still due (a queue that keeps refilling itself, or a paused one).
+   */
   drained: boolean;
   /** `--once` stopped by a signal before it ran out of due jobs. */
   interrupted: boolean;
@@ -87,16 +96,15 @@ function refIdOf(data: unknown): string | null {
   return typeof id === 'string' ? id : null;
 }
 
-export function selectQueues(names: string[] | undefined): QueueDefinition[] {
-  const runnable = ALL_QUEUES.filter((q) => HANDLERS[q.name]);
-  if (!names || names.length === 0) return runnable;
-  const unknown = names.filter((n) => !runnable.some((q) => q.name === n));
+export function selectQueues(names: string[] | undefined): readonly QueueDefinition[] {
+  if (!names || names.length === 0) return ALL_QUEUES;
+  const unknown = names.filter((n) => !ALL_QUEUES.some((q) => q.name === n));
   if (unknown.length > 0) {
     throw new UsageError(`--queues: unknown queue ${unknown.join(', ')}`, {
-      hint: `queues: ${runnable.map((q) => q.name).join(', ')}`,
+      hint: `queues: ${ALL_QUEUES.map((q) => q.name).join(', ')}`,
     });
   }
-  return runnable.filter((q) => names.includes(q.name));
+  return ALL_QUEUES.filter((q) => names.includes(q.name));
 }
 
 /** Due jobs (created or retry, start time passed) across the given queues. */
@@ -165,11 +173,16 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
     }, 3000);
     cleanup.unshift(async () => clearInterval(pauseTimer));
 
-    const onFailure = async (job: Job<unknown>, error: Error, definition: QueueDefinition) => {
+    const onFailure = async (
+      job: Job<unknown>,
+      error: Error,
+      definition: QueueDefinition,
+      terminal: boolean,
+    ) => {
       const data = (job.data ?? {}) as { requestId?: string; promptName?: string; promptVersion?: string };
-      // The last attempt: the job is dead-lettered now. Marked terminal (with the prompt, for analyses)
-      // so the every-minute scan stops re-enqueueing the entry; operators re-run it on purpose.
-      const terminal = job.retryCount >= definition.retryLimit;
+      // The last attempt (or a payload that can never parse): the job is dead-lettered now. Marked
+      // terminal (with the prompt, for analyses) so the every-minute scan stops re-enqueueing the
+      // entry; operators re-run it on purpose.
       await recordError(db, {
         service: definition.service,
         severity: terminal ? 'error' : 'warn',
@@ -190,7 +203,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
     const makePumps = () =>
       definitions.map(
         (definition) =>
-          new QueuePump(boss, definition, HANDLERS[definition.name]!(ctx), {
+          new QueuePump(boss, definition, handlerOf(definition.name)!.create(ctx), {
             batchSize: options.batchSize ?? definition.worker.batchSize,
             concurrency: options.concurrency ?? definition.worker.concurrency,
             pollIntervalMs: options.pollIntervalMs,
@@ -334,17 +347,25 @@ async function runOnce(
   options: WorkerOptions,
   db: Kysely<Database>,
   boss: PgBoss,
-  definitions: QueueDefinition[],
+  definitions: readonly QueueDefinition[],
   makePumps: () => QueuePump[],
   tally: (pumps: QueuePump[]) => void,
   totals: WorkerResult['processed'],
 ): Promise<WorkerResult> {
   const { log, signal } = options;
   const names = definitions.map((d) => d.name);
-  for (const d of definitions) if (d.schedule) await boss.send(d.name, {});
+  for (const d of definitions) if (d.schedule) await enqueueTick(boss, d);
   const stopSignal = aborted(signal).then(() => 'signal' as const);
   let drained = true;
-  while (!signal.aborted) {
+  for (let round = 0; !signal.aborted; round++) {
+    if (round === ONCE_MAX_ROUNDS) {
+      drained = false;
+      log.warn(
+        { maxRounds: ONCE_MAX_ROUNDS, due: await dueCount(db, names) },
+        'worker --once stopped at its round limit with jobs still due',
+      );
+      break;
+    }
     const pumps = makePumps();
     for (const p of pumps) void p.start();
     const first = await Promise.race([
@@ -398,7 +419,7 @@ function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
 async function startMetrics(
   options: WorkerOptions,
   db: Kysely<Database>,
-  definitions: QueueDefinition[],
+  definitions: readonly QueueDefinition[],
   isRunning: () => boolean,
   onCleanup: (fn: () => Promise<void>) => void,
 ): Promise<WorkerMetrics> {

@@ -4,26 +4,16 @@
  * context holds ids, queue names, outcomes and versions — nothing a user wrote.
  */
 import type { Kysely } from 'kysely';
-import type { Database } from './db/types.ts';
+import type { Database, ErrorLogsTable } from './db/types.ts';
 import { isUuid } from './util/uuid.ts';
 
+/** error_logs.service and .severity: the CHECK constraints' values, from the generated types. */
+export type ErrorService = ErrorLogsTable['service'];
+export type ErrorSeverity = ErrorLogsTable['severity'];
+
 export interface ErrorRecord {
-  service:
-    | 'api'
-    | 'worker'
-    | 'batch'
-    | 'analysis'
-    | 'slip'
-    | 'report'
-    | 'billing'
-    | 'event'
-    | 'payment'
-    | 'diary'
-    | 'user'
-    | 'admin'
-    | 'login'
-    | 'support';
-  severity?: 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  service: ErrorService;
+  severity?: ErrorSeverity;
   refId?: string | null;
   message: string;
   stack?: string | null;

@@ -6,7 +6,6 @@
 import { type Kysely, sql } from 'kysely';
 import { fromKysely, PgBoss } from 'pg-boss';
 import type { Database } from '../db/types.ts';
-import { pgCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import {
   ALL_QUEUES,
@@ -17,6 +16,7 @@ import {
   type QueueKey,
   SCHEDULE_TZ,
 } from './catalog.ts';
+import { isSchemaMismatch, PLANS } from './plans.ts';
 
 export type { Job } from 'pg-boss';
 export { PgBoss } from 'pg-boss';
@@ -128,7 +128,21 @@ export async function enqueue<K extends QueueKey>(
   payload: PayloadOf<K>,
   options: EnqueueOptions = {},
 ): Promise<string | null> {
-  const def = QUEUES[key];
+  return send(boss, QUEUES[key], payload, options);
+}
+
+/** One tick of a scheduled queue, sent now with its schedule's payload (what `worker --once` does first). */
+export async function enqueueTick(boss: PgBoss, definition: QueueDefinition): Promise<string | null> {
+  if (!definition.schedule) throw new Error(`${definition.name} has no schedule`);
+  return send(boss, definition, definition.schedule.data ?? {}, {});
+}
+
+async function send(
+  boss: PgBoss,
+  def: QueueDefinition,
+  payload: unknown,
+  options: EnqueueOptions,
+): Promise<string | null> {
   const data = def.payload.parse(payload) as object;
   return boss.send(def.name, data, {
     ...(options.trx ? { db: fromKysely(options.trx) } : {}),
@@ -159,26 +173,6 @@ export async function enqueueMany<K extends QueueKey>(
   return ids?.length ?? 0;
 }
 
-/**
- * pg-boss's own per-job-output completion (what `work({ perJobResults })` runs), written here
- * because pg-boss exposes it only to `work()` handlers: `complete()` takes one output for all its
- * ids, so a batch whose jobs each have their own output would cost one statement and one commit
- * per job. Fenced like `complete()` with fetched jobs: only the attempt that was fetched (still
- * active, same retry count) is completed.
- */
-const COMPLETE_WITH_OUTPUTS = `
-  update pgboss.job j
-  set completed_on = pgboss.job_now(), state = 'completed', output = i.output
-  from json_to_recordset($2::text::json) as i (id uuid, retry_count int, output jsonb)
-  where j.name = $1 and j.id = i.id and j.state = 'active' and j.retry_count = i.retry_count`;
-/** SQLSTATEs meaning pg-boss's tables no longer look like this statement expects (after an upgrade). */
-const SCHEMA_MISMATCH = new Set([
-  '42P01', // undefined_table
-  '42703', // undefined_column
-  '42883', // undefined_function
-  '42804', // datatype_mismatch
-]);
-
 /** Completes fetched jobs, each with its own output, in one statement. */
 export async function completeWithOutputs(
   boss: PgBoss,
@@ -190,9 +184,9 @@ export async function completeWithOutputs(
     jobs.map((j) => ({ id: j.id, retry_count: j.retryCount, output: j.output })),
   );
   try {
-    await boss.getDb().executeSql(COMPLETE_WITH_OUTPUTS, [name, payload]);
+    await boss.getDb().executeSql(PLANS.completeWithOutputs, [name, payload]);
   } catch (error) {
-    if (!SCHEMA_MISMATCH.has(pgCode(error) ?? '')) throw error;
+    if (!isSchemaMismatch(error)) throw error;
     // pg-boss changed its schema: its public API, one statement per job, is always right.
     for (const j of jobs) await boss.complete(name, { id: j.id, retryCount: j.retryCount }, j.output);
   }
@@ -207,12 +201,6 @@ export const MAX_RETRY_AFTER_MS = 3_600_000;
  * Never earlier than pg-boss's own retry time; jobs no longer waiting in `retry` (dead-lettered,
  * taken again) are left alone.
  */
-const DEFER_RETRIES = `
-  update pgboss.job j
-  set start_after = greatest(j.start_after, now() + make_interval(secs => i.ms / 1000.0))
-  from json_to_recordset($2::text::json) as i (id uuid, ms int)
-  where j.name = $1 and j.id = i.id and j.state = 'retry'`;
-
 export async function deferRetries(
   boss: PgBoss,
   name: string,
@@ -225,7 +213,36 @@ export async function deferRetries(
       ms: Math.round(Math.min(Math.max(j.retryAfterMs, 0), MAX_RETRY_AFTER_MS)),
     })),
   );
-  await boss.getDb().executeSql(DEFER_RETRIES, [name, payload]);
+  await boss.getDb().executeSql(PLANS.deferRetries, [name, payload]);
+}
+
+/**
+ * Fails fetched jobs terminally: past their retry limit at once, so pg-boss's own `fail()` moves
+ * each to its queue's dead-letter queue (or leaves it `failed` where there is none) instead of
+ * retrying. For jobs that can never succeed, such as a payload that does not parse. Fenced like
+ * `fail()`: only the attempt that was fetched. A crash between the two statements leaves the job
+ * active with no retries left, so its expiry dead-letters it all the same.
+ */
+export async function deadLetter(
+  boss: PgBoss,
+  name: string,
+  jobs: { id: string; retryCount: number; error: Error }[],
+): Promise<void> {
+  if (jobs.length === 0) return;
+  const attempts = JSON.stringify(jobs.map((j) => ({ id: j.id, retry_count: j.retryCount })));
+  try {
+    await boss.getDb().executeSql(PLANS.exhaustRetries, [name, attempts]);
+  } catch (error) {
+    if (!isSchemaMismatch(error)) throw error;
+    // pg-boss changed its schema: the jobs are failed with their retries left (still never lost).
+  }
+  for (const j of jobs) {
+    await boss.fail(
+      name,
+      { id: j.id, retryCount: j.retryCount },
+      { message: j.error.message, name: j.error.name },
+    );
+  }
 }
 
 /** Queues an operator paused; workers skip them. */

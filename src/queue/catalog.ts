@@ -9,17 +9,18 @@
  * is a job that failed past its retry limit, parked in `<queue>.dead` for an operator.
  */
 import { z } from 'zod';
+import type { ErrorLogsTable } from '../db/types.ts';
 
 const uuid = z.uuid();
 /** Every payload may carry the request id of the operator command or job that caused it. */
 const requestId = z.uuid().optional();
 
-export interface QueueDefinition<P extends z.ZodType = z.ZodType> {
-  name: string;
+export interface QueueDefinition<P extends z.ZodType = z.ZodType, N extends string = string> {
+  name: N;
   description: string;
   payload: P;
   /** error_logs.service for failures of this queue. */
-  service: 'worker' | 'analysis' | 'slip' | 'report' | 'billing' | 'diary';
+  service: ErrorLogsTable['service'];
   retryLimit: number;
   retryDelaySeconds: number;
   retryBackoff: boolean;
@@ -32,7 +33,10 @@ export interface QueueDefinition<P extends z.ZodType = z.ZodType> {
   worker: { batchSize: number; concurrency: number };
 }
 
-function define<P extends z.ZodType>(definition: QueueDefinition<P>): QueueDefinition<P> {
+/** Keeps the payload schema's type and the literal queue name (so a handler map can be checked against the catalog). */
+function define<P extends z.ZodType, const N extends string>(
+  definition: QueueDefinition<P, N>,
+): QueueDefinition<P, N> {
   return definition;
 }
 
@@ -207,8 +211,8 @@ export const QUEUES = {
 } as const;
 
 export type QueueKey = keyof typeof QUEUES;
+export type QueueName<K extends QueueKey> = (typeof QUEUES)[K]['name'];
 export type PayloadOf<K extends QueueKey> = z.input<(typeof QUEUES)[K]['payload']>;
-export type ParsedPayloadOf<K extends QueueKey> = z.output<(typeof QUEUES)[K]['payload']>;
 
 export const ALL_QUEUES: readonly QueueDefinition[] = Object.values(QUEUES);
 export const SCHEDULE_TZ = 'Asia/Seoul';
@@ -230,14 +234,17 @@ export function findQueue(name: string): QueueDefinition | undefined {
  * or retyping a field, or making a new one required, needs a new queue name instead.
  */
 const lenient = new WeakMap<z.ZodType, z.ZodType>();
-export function readerSchema(definition: QueueDefinition): z.ZodType {
+export function readerSchema<P extends z.ZodType>(
+  definition: QueueDefinition<P, string>,
+): z.ZodType<z.output<P>> {
   const strict = definition.payload;
   let reader = lenient.get(strict);
   if (!reader) {
     reader = strict instanceof z.ZodObject ? strict.strip() : strict;
     lenient.set(strict, reader);
   }
-  return reader;
+  // strip() changes only what happens to unknown keys: the output type is the strict schema's.
+  return reader as z.ZodType<z.output<P>>;
 }
 
 /** Every queue name including dead-letter queues. */

@@ -8,7 +8,7 @@
  */
 import type { Job, PgBoss } from 'pg-boss';
 import type { Logger } from '../log.ts';
-import { completeWithOutputs, deferRetries } from './boss.ts';
+import { completeWithOutputs, deadLetter, deferRetries } from './boss.ts';
 import type { QueueDefinition } from './catalog.ts';
 
 /** What a handler says about one job of its batch. */
@@ -18,7 +18,9 @@ export type JobOutcome =
    * Retry later (pg-boss counts the attempt; past the limit it dead-letters). An error carrying a
    * `retryAfterMs` (a server's `retry-after`) delays the retry at least that long.
    */
-  | { id: string; status: 'retry'; error: Error };
+  | { id: string; status: 'retry'; error: Error }
+  /** Never retry: the job can never succeed (an invalid payload); straight to the dead-letter queue. */
+  | { id: string; status: 'dead'; error: Error };
 
 /** The server-given delay an error carries (e.g. RetryableAnalysisError after a 429), if any. */
 export function retryAfterOf(error: Error): number | undefined {
@@ -37,8 +39,16 @@ export interface PumpOptions {
   once: boolean;
   isPaused: () => boolean;
   log: Logger;
-  /** Called for every job that fails (after the outcome is settled), e.g. to write admin.error_logs. */
-  onFailure?: (job: Job<unknown>, error: Error, definition: QueueDefinition) => Promise<void>;
+  /**
+   * Called for every job that fails (after the outcome is settled), e.g. to write admin.error_logs;
+   * `terminal` when the job will not be retried (dead-lettered, or failed for good).
+   */
+  onFailure?: (
+    job: Job<unknown>,
+    error: Error,
+    definition: QueueDefinition,
+    terminal: boolean,
+  ) => Promise<void>;
   /** Called once per settled batch (metrics). */
   onSettled?: (settled: SettledBatch) => void;
   /** Called when jobs are taken (+n) and when their batch ends (-n). */
@@ -187,15 +197,21 @@ export class QueuePump {
     }
     const ms = Math.round(performance.now() - started);
     const byId = new Map(outcomes.map((o) => [o.id, o]));
+    const limit = this.definition.retryLimit;
     const completed: Job<unknown>[] = [];
-    const failed: { job: Job<unknown>; error: Error }[] = [];
+    const failed: { job: Job<unknown>; error: Error; terminal: boolean }[] = [];
+    const dead: { id: string; retryCount: number; error: Error }[] = [];
     for (const job of jobs) {
       const outcome = byId.get(job.id);
       if (outcome?.status === 'completed') completed.push(job);
-      else
+      else if (outcome?.status === 'dead') {
+        dead.push({ id: job.id, retryCount: job.retryCount, error: outcome.error });
+        failed.push({ job, error: outcome.error, terminal: true });
+      } else
         failed.push({
           job,
           error: outcome?.status === 'retry' ? outcome.error : new Error('the handler gave no outcome'),
+          terminal: job.retryCount >= limit,
         });
     }
     try {
@@ -219,7 +235,9 @@ export class QueuePump {
           );
         }
       }
+      await deadLetter(this.#boss, name, dead);
       for (const { job, error } of failed) {
+        if (byId.get(job.id)?.status === 'dead') continue;
         await this.#boss.fail(
           name,
           { id: job.id, retryCount: job.retryCount },
@@ -240,16 +258,14 @@ export class QueuePump {
     }
     this.stats.completed += completed.length;
     this.stats.failed += failed.length;
-    const limit = this.definition.retryLimit;
     for (const job of completed) {
       log.debug(
         { queue: name, jobId: job.id, attempt: job.retryCount + 1, ms, reqId: requestIdOf(job) },
         'job completed',
       );
     }
-    for (const { job, error } of failed) {
+    for (const { job, error, terminal } of failed) {
       // The last attempt is an error (the job is dead now); an attempt that will be retried, a warning.
-      const terminal = job.retryCount >= limit;
       log[terminal ? 'error' : 'warn'](
         {
           queue: name,
@@ -262,7 +278,7 @@ export class QueuePump {
         },
         terminal ? 'job failed on its last attempt' : 'job failed; it will be retried',
       );
-      await this.#options.onFailure?.(job, error, this.definition).catch((e: unknown) => {
+      await this.#options.onFailure?.(job, error, this.definition, terminal).catch((e: unknown) => {
         log.error({ err: e, queue: name, jobId: job.id }, 'could not record the failure in error_logs');
       });
     }
@@ -273,8 +289,8 @@ export class QueuePump {
         job,
         output: (byId.get(job.id) as { output?: object } | undefined)?.output,
       })),
-      retried: failed.filter(({ job }) => job.retryCount < limit).map(({ job }) => job),
-      deadLettered: failed.filter(({ job }) => job.retryCount >= limit).map(({ job }) => job),
+      retried: failed.filter((f) => !f.terminal).map(({ job }) => job),
+      deadLettered: failed.filter((f) => f.terminal).map(({ job }) => job),
     });
     if (jobs.length > 1 || failed.length > 0) {
       log.debug(

@@ -146,7 +146,10 @@ describe('attendance streaks and rewards', () => {
 
   it('repairs later streaks when the app writes a missed day late, without paying again', async () => {
     await attend(ara, [8]);
-    const handler = eventsAttendance({ db: database.db, log: createLogger({ level: 'silent' }) } as never);
+    const handler = eventsAttendance.create({
+      db: database.db,
+      log: createLogger({ level: 'silent' }),
+    } as never);
     const job = { id: crypto.randomUUID(), name: 'events.attendance', data: {} } as never;
     const signal = new AbortController().signal;
     const [a, b] = await Promise.all([handler([job], signal), handler([job], signal)]);

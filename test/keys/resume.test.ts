@@ -89,7 +89,10 @@ describe('a worker that dies after one batch', () => {
     // The first worker claims the job and runs its batch, then dies before telling pg-boss.
     const [job] = await boss.fetch('keys.reencrypt');
     expect(job!.id).toBe(started.jobId);
-    const [outcome] = await keysReencrypt(handlerContext([B, A]))([job!], new AbortController().signal);
+    const [outcome] = await keysReencrypt.create(handlerContext([B, A]))(
+      [job!],
+      new AbortController().signal,
+    );
     expect(outcome).toMatchObject({ status: 'completed', output: { done: 50, skipped: 0, more: true } });
 
     // Mid-rotation: both keys configured, every entry opens, under either key.
@@ -116,7 +119,10 @@ describe('a worker that dies after one batch', () => {
     expect(await plaintexts(database.db, keyring(B))).toEqual(before);
 
     // The dead worker's job, retried at last, finds nothing left and adds no successor.
-    const [retried] = await keysReencrypt(handlerContext([B, A]))([job!], new AbortController().signal);
+    const [retried] = await keysReencrypt.create(handlerContext([B, A]))(
+      [job!],
+      new AbortController().signal,
+    );
     expect(retried).toMatchObject({ status: 'completed', output: { done: 0, more: false, remaining: 0 } });
     expect((await reseals()).size).toBe(total);
     await boss.cancel('keys.reencrypt', job!.id);

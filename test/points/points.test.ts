@@ -279,7 +279,7 @@ describe('expiry', () => {
     const boss = createBoss(database.url);
     await boss.start();
     try {
-      const handler = pointsExpire({
+      const handler = pointsExpire.create({
         db: database.db,
         boss,
         log: createLogger({ level: 'silent' }),
