@@ -3,11 +3,11 @@
  * subscription, in chained batches whose successor is enqueued in the batch's own transaction),
  * the renewal itself (exactly once per period, see src/billing/renewal.ts) and the reconciler.
  */
+
+import { createBillingDeps } from '../src/billing/index.ts';
 import type { BillingDeps } from '../src/billing/renewal.ts';
 import { renewSubscription } from '../src/billing/renewal.ts';
 import { dueSubscriptionIds, reconcilePending, sendRenewalNotices } from '../src/billing/scan.ts';
-import { createTossClient, type TossClient } from '../src/billing/toss.ts';
-import { SumdaError } from '../src/errors.ts';
 import { enqueue, enqueueMany } from '../src/queue/boss.ts';
 import { QUEUES } from '../src/queue/catalog.ts';
 import type { JobOutcome } from '../src/queue/pump.ts';
@@ -16,29 +16,8 @@ import { defineHandler, type JobContext } from './context.ts';
 /** Due subscriptions enqueued per scan job; more chain a successor. */
 export const SCAN_BATCH = 1000;
 
-function tossFor(ctx: JobContext): TossClient {
-  const { billing } = ctx.config;
-  if (!billing.tossSecretKey) {
-    throw new SumdaError('TOSS_SECRET_KEY is not set: billing cannot charge', {
-      hint: 'set TOSS_SECRET_KEY (test_sk_… or live_sk_…) and TOSS_API_URL',
-    });
-  }
-  return createTossClient({
-    secretKey: billing.tossSecretKey,
-    baseUrl: billing.tossApiUrl,
-    timeoutMs: billing.tossTimeoutMs,
-  });
-}
-
 function billingDeps(ctx: JobContext, signal?: AbortSignal): BillingDeps {
-  return {
-    db: ctx.db,
-    keyring: ctx.keyring,
-    toss: tossFor(ctx),
-    config: ctx.config.billing,
-    log: ctx.log,
-    signal,
-  };
+  return createBillingDeps({ db: ctx.db, keyring: ctx.keyring, config: ctx.config, log: ctx.log, signal });
 }
 
 /** Without a Toss key the scheduled billing jobs do nothing (and say so) rather than fail every tick. */

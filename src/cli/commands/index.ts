@@ -4,6 +4,7 @@ import { registerAdmin } from './admin.ts';
 import { registerAnalysis } from './analysis.ts';
 import { registerAnnounce } from './announce.ts';
 import { registerAudit } from './audit.ts';
+import { registerBillingCommands } from './billing.ts';
 import { registerConfig } from './config.ts';
 import { registerDb } from './db.ts';
 import { registerDemo } from './demo.ts';
@@ -42,6 +43,8 @@ export const COMMANDS: ((program: Command) => void)[] = [
   registerSlip,
   registerModeration,
   registerUser,
+  // billing: plans, subscriptions, renewals through Toss
+  registerBillingCommands,
   registerReport,
   // service operations: points, events, support, announcements, logs
   registerPoints,
