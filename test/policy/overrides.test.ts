@@ -78,7 +78,7 @@ describe('override set', () => {
     ]);
 
     const r = await runSumda(
-      ['override', 'set', 'user:alice', 'tone.voice', '"shouting"', '--reason', 'x', '--expires-in', '1d'],
+      ['override', 'set', 'global', 'tone.voice', '"shouting"', '--reason', 'x', '--expires-in', '1d'],
       { env: cliEnv(database.url, team.manager.email) },
     );
     expect(r.code).toBe(2);

@@ -11,11 +11,16 @@ import { loadSnapshot } from '../../src/policy/resolver.ts';
 import { DEFAULT_POLICIES } from '../../src/policy/schemas.ts';
 import { activateVersion, publishVersion } from '../../src/policy/versions.ts';
 import { cliEnv, operation, seedTeam, type Team } from '../admins/support.ts';
+import { createUser } from '../support/analysis.ts';
 import { runSumda } from '../support/cli.ts';
 import { useTestDatabase } from '../support/db.ts';
 
 const database = useTestDatabase();
 let team: Team;
+// Real users: `policy resolve --user` and `user:` targets name users that exist.
+let alice: string;
+let bob: string;
+let carol: string;
 const ids: Record<string, string> = {};
 const DAY = 86_400_000;
 
@@ -60,15 +65,18 @@ async function explain(args: string[]): Promise<Explained> {
 
 beforeAll(async () => {
   team = await seedTeam(database.db);
+  alice = await createUser(database.db, 'alice');
+  bob = await createUser(database.db, 'bob');
+  carol = await createUser(database.db, 'carol');
   await publishAndActivate('tone', 'v1.0.0', { ...DEFAULT_POLICIES.tone, voice: 'warm', emoji: true });
   await publishAndActivate('slip', 'v1.0.0', { ...DEFAULT_POLICIES.slip, slip_spikes: 8 });
   // Same key at every level, and different keys at different levels.
   await set('global voice', { target: 'global', key: 'tone.voice', value: 'calm' });
   await set('tenant voice', { target: 'tenant:school-3', key: 'tone.voice', value: 'bright' });
-  await set('user voice', { target: 'user:alice', key: 'tone.voice', value: 'gentle' });
+  await set('user voice', { target: `user:${alice}`, key: 'tone.voice', value: 'gentle' });
   await set('tenant level', { target: 'tenant:school-3', key: 'tone.speech_level', value: 'hapsyo' });
-  await set('user chars', { target: 'user:alice', key: 'tone.max_interpretation_chars', value: 250 });
-  await set('user durations', { target: 'user:alice', key: 'slip.durations', value: { warning: '48h' } });
+  await set('user chars', { target: `user:${alice}`, key: 'tone.max_interpretation_chars', value: 250 });
+  await set('user durations', { target: `user:${alice}`, key: 'slip.durations', value: { warning: '48h' } });
   // Valid against slip v1.0.0 (slip_spikes 8), invalid once v1.1.0 (slip_spikes 3) is active.
   await set('warning spikes', { target: 'global', key: 'slip.warning_spikes', value: 5 });
   await publishAndActivate('slip', 'v1.1.0', { ...DEFAULT_POLICIES.slip, slip_spikes: 3 });
@@ -76,7 +84,7 @@ beforeAll(async () => {
 
 describe('policy resolve --explain', () => {
   it('each key reports the highest layer that set it', async () => {
-    const out = await explain(['--user', 'alice', '--tenant', 'school-3', '--policy', 'tone']);
+    const out = await explain(['--user', alice, '--tenant', 'school-3', '--policy', 'tone']);
     expect(Object.keys(out.policies)).toEqual(['tone']);
     const tone = out.policies.tone!;
     expect(tone.version).toMatchObject({ version: 'v1.0.0', scope: 'global' });
@@ -88,7 +96,7 @@ describe('policy resolve --explain', () => {
     });
     const layer = (name: string, target: string) => `override ${ids[name]!.slice(0, 8)} (${target})`;
     expect(tone.sources).toEqual({
-      voice: { kind: 'override', layer: layer('user voice', 'user:alice'), id: ids['user voice'] },
+      voice: { kind: 'override', layer: layer('user voice', `user:${alice}`), id: ids['user voice'] },
       speech_level: {
         kind: 'override',
         layer: layer('tenant level', 'tenant:school-3'),
@@ -97,19 +105,19 @@ describe('policy resolve --explain', () => {
       emoji: { kind: 'version', layer: 'version v1.0.0 (global)', id: expect.any(String) },
       max_interpretation_chars: {
         kind: 'override',
-        layer: layer('user chars', 'user:alice'),
+        layer: layer('user chars', `user:${alice}`),
         id: ids['user chars'],
       },
     });
 
-    const tenantOnly = (await explain(['--user', 'bob', '--tenant', 'school-3', '--policy', 'tone'])).policies
+    const tenantOnly = (await explain(['--user', bob, '--tenant', 'school-3', '--policy', 'tone'])).policies
       .tone!;
     expect(tenantOnly.config.voice).toBe('bright');
     expect(tenantOnly.sources.voice!.id).toBe(ids['tenant voice']);
     expect(tenantOnly.config.max_interpretation_chars).toBe(400);
     expect(tenantOnly.sources.max_interpretation_chars!.kind).toBe('version');
 
-    const globalOnly = (await explain(['--user', 'bob'])).policies;
+    const globalOnly = (await explain(['--user', bob])).policies;
     expect(globalOnly.tone!.config.voice).toBe('calm');
     expect(globalOnly.tone!.sources.voice!.id).toBe(ids['global voice']);
     expect(globalOnly.mode!.sources.mode).toEqual({ kind: 'default', layer: 'default' });
@@ -117,7 +125,7 @@ describe('policy resolve --explain', () => {
   });
 
   it('an object override deep-merges; an override that became invalid is skipped and reported', async () => {
-    const out = await explain(['--user', 'alice', '--policy', 'slip']);
+    const out = await explain(['--user', alice, '--policy', 'slip']);
     const slip = out.policies.slip!;
     expect(slip.config.durations).toEqual({ warning: '48h', slipped: '24h' });
     expect(slip.sources['durations.warning']!.id).toBe(ids['user durations']);
@@ -131,14 +139,14 @@ describe('policy resolve --explain', () => {
     ]);
     expect(out.override_ids).not.toContain(ids['warning spikes']);
 
-    const text = await runSumda(['policy', 'resolve', '--user', 'alice', '--policy', 'slip', '--explain'], {
+    const text = await runSumda(['policy', 'resolve', '--user', alice, '--policy', 'slip', '--explain'], {
       env: cliEnv(database.url),
     });
     expect(text.code).toBe(0);
     expect(text.stdout).toContain('slip — v1.1.0 (global)');
     expect(text.stdout).toMatch(
       new RegExp(
-        `durations\\.warning\\s*│\\s*"48h"\\s*│\\s*override ${ids['user durations']!.slice(0, 8)} \\(user:alice\\)`,
+        `durations\\.warning\\s*│\\s*"48h"\\s*│\\s*override ${ids['user durations']!.slice(0, 8)} \\(user:${alice}\\)`,
       ),
     );
     expect(text.stderr).toContain(
@@ -150,28 +158,33 @@ describe('policy resolve --explain', () => {
 describe('expiry through the database', () => {
   it('override expire takes effect immediately', async () => {
     const before = resolvePolicies(await loadSnapshot(database.db), {
-      userId: 'alice',
+      userId: alice,
       tenantId: 'school-3',
     });
     expect(before.configs.tone.voice).toBe('gentle');
     await expireOverride(database.db, operation(team.manager), ids['user voice']!, 'test over');
-    const after = resolvePolicies(await loadSnapshot(database.db), { userId: 'alice', tenantId: 'school-3' });
+    const after = resolvePolicies(await loadSnapshot(database.db), { userId: alice, tenantId: 'school-3' });
     expect(after.configs.tone.voice).toBe('bright');
     expect(after.overrideIds).not.toContain(ids['user voice']);
-    const out = await explain(['--user', 'alice', '--tenant', 'school-3', '--policy', 'tone']);
+    const out = await explain(['--user', alice, '--tenant', 'school-3', '--policy', 'tone']);
     expect(out.policies.tone!.sources.voice!.id).toBe(ids['tenant voice']);
   });
 
   it('an expires_at read back from PostgreSQL applies until 1 ms before and not at the instant', async () => {
     const expiresAt = new Date(Math.floor(Date.now() / 1000) * 1000 + DAY + 123);
-    const row = await set('expiring', { target: 'user:carol', key: 'tone.emoji', value: false, expiresAt });
+    const row = await set('expiring', {
+      target: `user:${carol}`,
+      key: 'tone.emoji',
+      value: false,
+      expiresAt,
+    });
     expect(row.expires_at?.getTime()).toBe(expiresAt.getTime());
     const snapshot = await loadSnapshot(database.db);
-    const carol = { userId: 'carol' };
-    const justBefore = resolvePolicies(snapshot, carol, new Date(expiresAt.getTime() - 1));
+    const carolSubject = { userId: carol };
+    const justBefore = resolvePolicies(snapshot, carolSubject, new Date(expiresAt.getTime() - 1));
     expect(justBefore.configs.tone.emoji).toBe(false);
     expect(justBefore.overrideIds).toContain(row.id);
-    const atInstant = resolvePolicies(snapshot, carol, expiresAt);
+    const atInstant = resolvePolicies(snapshot, carolSubject, expiresAt);
     expect(atInstant.configs.tone.emoji).toBe(true);
     expect(atInstant.overrideIds).not.toContain(row.id);
   });

@@ -30,7 +30,7 @@ export function registerOverride(program: Command): void {
           rollout?: string;
         }>(async (ctx, opts, [target, key, json]) => {
           const { setOverride } = await import('../../policy/overrides.ts');
-          const { parseScope } = await import('../../policy/scope.ts');
+          const { requireScope } = await import('../../policy/scope.ts');
           if (opts.expiresIn && opts.expiresAt)
             throw new UsageError('use --expires-in or --expires-at, not both');
           const expiresAt = opts.expiresIn
@@ -38,10 +38,11 @@ export function registerOverride(program: Command): void {
             : opts.expiresAt
               ? parseInstant(opts.expiresAt, '--expires-at')
               : null;
-          const row = await setOverride(await ctx.db(), await ctx.operation(), {
-            target: parseScope(target, 'target'),
+          const db = await ctx.db();
+          const row = await setOverride(db, await ctx.operation(), {
+            target: await requireScope(db, target!, 'target'),
             key: key!,
-            value: parseJson(json!, 'the override value'),
+            value: parseOverrideValue(json!),
             reason: opts.reason,
             expiresAt,
             permanent: Boolean(opts.permanent),
@@ -114,4 +115,17 @@ export function registerOverride(program: Command): void {
       ),
     ['sumda override expire 3f2a… --reason "test finished"'],
   );
+}
+
+/**
+ * The value of `override set`: JSON, or a bare word (`warm`, `listener`) meaning that string, so
+ * nobody has to type `'"warm"'`. The policy schema then says whether a string fits the key.
+ */
+export function parseOverrideValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    if (/^[\p{L}\p{N}_.:-]+$/u.test(text)) return text;
+    return parseJson(text, 'the override value (JSON, or a bare word for a string)');
+  }
 }

@@ -55,11 +55,11 @@ export function registerPolicy(program: Command): void {
             const { publishVersion, requirePolicyName, validatePublish } = await import(
               '../../policy/versions.ts'
             );
-            const { parseScope } = await import('../../policy/scope.ts');
+            const { requireScope } = await import('../../policy/scope.ts');
             const input = {
               name: requirePolicyName(name!),
               version: opts.version,
-              scope: parseScope(opts.scope),
+              scope: await requireScope(await ctx.db(), opts.scope),
               config: parseJson(await readInput(opts.file), opts.file === '-' ? 'stdin' : opts.file),
               notes: opts.notes ?? null,
             };
@@ -333,14 +333,17 @@ export function registerPolicy(program: Command): void {
           const { flatten } = await import('../../policy/merge.ts');
           const { requirePolicyName } = await import('../../policy/versions.ts');
           const { POLICY_NAMES } = await import('../../policy/schemas.ts');
+          const { requireUserId } = await import('../../policy/scope.ts');
           const names: PolicyName[] = opts.policy ? [requirePolicyName(opts.policy)] : [...POLICY_NAMES];
-          const resolution = resolvePolicies(await loadSnapshot(await ctx.db()), {
-            userId: opts.user,
+          const db = await ctx.db();
+          const userId = await requireUserId(db, opts.user, '--user');
+          const resolution = resolvePolicies(await loadSnapshot(db), {
+            userId,
             tenantId: opts.tenant,
           });
           if (ctx.out.json) {
             return ctx.out.data({
-              user: opts.user,
+              user: userId,
               tenant: opts.tenant ?? null,
               policies: Object.fromEntries(
                 names.map((n) => [
