@@ -12,6 +12,9 @@ import { eventsAttendance } from './events-attendance.ts';
 import { housekeeping } from './housekeeping.ts';
 import { keysReencrypt } from './keys-reencrypt.ts';
 import { pointsExpire } from './points-expire.ts';
+import { reportBackfill } from './report-backfill.ts';
+import { reportScheduled } from './report-scheduled.ts';
+import { reportStale } from './report-stale.ts';
 import { slipCheck } from './slip-check.ts';
 import { slipRelease } from './slip-release.ts';
 
@@ -27,6 +30,9 @@ export const HANDLERS = {
   billingScan,
   billingRenew,
   billingReconcile,
+  reportBackfill,
+  reportScheduled,
+  reportStale,
 } satisfies { readonly [K in QueueKey]: JobHandler<QueueName<K>> };
 
 const BY_NAME: ReadonlyMap<string, JobHandler> = new Map(

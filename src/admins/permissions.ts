@@ -43,6 +43,8 @@ export const PERMISSIONS = {
   'billing.reconcile': 'manager',
   'billing.refund': 'manager',
   'user.set_state': 'manager',
+  /** Start, pause, resume and cancel report backfill runs. */
+  'report.backfill': 'manager',
   'points.adjust': 'manager',
   'event.manage': 'manager',
   'support.reply': 'operator',

@@ -31,6 +31,8 @@ export interface UserChunk {
   upto: string;
   /** Narrow the chunk to this one user. */
   only?: string | null;
+  /** Narrow the chunk to these users (the stale job's marked users). */
+  users?: readonly string[];
 }
 
 export interface ChunkResult {
@@ -84,13 +86,13 @@ export function buildStatement(period: Period, chunk: UserChunk): RawBuilder<Chu
   const wave = waveform(period);
   const users = sql`d.user_id > ${chunk.after}::uuid and d.user_id <= ${chunk.upto}::uuid${
     chunk.only ? sql` and d.user_id = ${chunk.only}::uuid` : sql``
-  }`;
+  }${chunk.users ? sql` and d.user_id = any(${chunk.users}::uuid[])` : sql``}`;
   const reportUsers = sql`r.user_id > ${chunk.after}::uuid and r.user_id <= ${chunk.upto}::uuid${
     chunk.only ? sql` and r.user_id = ${chunk.only}::uuid` : sql``
-  }`;
+  }${chunk.users ? sql` and r.user_id = any(${chunk.users}::uuid[])` : sql``}`;
   const markUsers = sql`m.user_id > ${chunk.after}::uuid and m.user_id <= ${chunk.upto}::uuid${
     chunk.only ? sql` and m.user_id = ${chunk.only}::uuid` : sql``
-  }`;
+  }${chunk.users ? sql` and m.user_id = any(${chunk.users}::uuid[])` : sql``}`;
   // Daily waveforms have one point per entry (in writing order); the others one per bucket.
   const waveCte =
     period.type === 'daily'
