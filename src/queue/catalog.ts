@@ -183,6 +183,31 @@ export const QUEUES = {
       'renew one subscription through Toss (exactly once per period; dunning, trials, cancellation)',
     payload: z.object({ subscriptionId: uuid, requestId }).strict(),
     service: 'billing',
+    retryLimit: 3,
+    retryDelaySeconds: 60,
+    retryBackoff: true,
+    expireInSeconds: 300,
+    // short: one queued job per subscription (overlapping scans add nothing), but a new one may run
+    // while a dead worker's job is still active — the renewal itself is safe to run twice.
+    policy: 'short',
+    deadLetter: true,
+    // Renewals wait on Toss (hundreds of ms): many in flight per worker, each its own transaction.
+    worker: { batchSize: 8, concurrency: 64 },
+  }),
+  billingReconcile: define({
+    name: 'billing.reconcile',
+    description: 'look up payments pending too long by order id and settle them (never charges)',
+    payload: z.object({ requestId }).strict(),
+    service: 'billing',
+    retryLimit: 1,
+    retryDelaySeconds: 60,
+    retryBackoff: false,
+    expireInSeconds: 600,
+    policy: 'stately',
+    deadLetter: false,
+    schedule: { cron: '*/5 * * * *' },
+    worker: { batchSize: 1, concurrency: 1 },
+  }),
   reportBackfill: define({
     name: 'report.backfill',
     description:
@@ -207,20 +232,6 @@ export const QUEUES = {
     retryDelaySeconds: 60,
     retryBackoff: true,
     expireInSeconds: 300,
-    // short: one queued job per subscription (overlapping scans add nothing), but a new one may run
-    // while a dead worker's job is still active — the renewal itself is safe to run twice.
-    policy: 'short',
-    deadLetter: true,
-    // Renewals wait on Toss (hundreds of ms): many in flight per worker, each its own transaction.
-    worker: { batchSize: 8, concurrency: 64 },
-  }),
-  billingReconcile: define({
-    name: 'billing.reconcile',
-    description: 'look up payments pending too long by order id and settle them (never charges)',
-    payload: z.object({ requestId }).strict(),
-    service: 'billing',
-    retryLimit: 1,
-    retryDelaySeconds: 60,
     policy: 'stately',
     deadLetter: true,
     schedule: { cron: '10 0 * * *' },
@@ -238,7 +249,6 @@ export const QUEUES = {
     expireInSeconds: 600,
     policy: 'stately',
     deadLetter: false,
-    schedule: { cron: '*/5 * * * *' },
     schedule: { cron: '* * * * *' },
     worker: { batchSize: 1, concurrency: 1 },
   }),
