@@ -180,9 +180,9 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
       terminal: boolean,
     ) => {
       const data = (job.data ?? {}) as { requestId?: string; promptName?: string; promptVersion?: string };
-      // The last attempt (or a payload that can never parse): the job is dead-lettered now. Marked
-      // terminal (with the prompt, for analyses) so the every-minute scan stops re-enqueueing the
-      // entry; operators re-run it on purpose.
+      // For operators: `terminal` when the job is dead-lettered now (its last attempt, or a payload
+      // that can never parse). A log, nothing decides by it: what the scans skip is kept in tables
+      // of its own (sumda.analysis_failures, written by the analysis.run handler).
       await recordError(db, {
         service: definition.service,
         severity: terminal ? 'error' : 'warn',

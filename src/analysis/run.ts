@@ -18,6 +18,7 @@ import { enqueueMany } from '../queue/boss.ts';
 import type { Budget } from '../queue/budget.ts';
 import { seoulDate } from '../time/calendar.ts';
 import type { AnalyzeResult, Analyzer } from './analyzer.ts';
+import { notFailedUnder, recordAnalysisFailures } from './failures.ts';
 import { costOf } from './pricing.ts';
 import { ANALYSIS_SCHEMA_VERSION, type AnalysisOutput } from './schema.ts';
 
@@ -269,6 +270,16 @@ export async function analyzeBatch(
         { trx },
       );
     }
+    await recordAnalysisFailures(
+      trx,
+      failed.map((p) => ({
+        diaryId: p.job.diaryId,
+        promptName: p.job.promptName,
+        promptVersion: p.job.promptVersion,
+        outcome: (p.result as Exclude<AnalyzeResult, { outcome: 'ok' }>).outcome,
+        jobId: p.job.jobId,
+      })),
+    );
     for (const p of failed) {
       const r = p.result as Exclude<AnalyzeResult, { outcome: 'ok' }>;
       await recordError(trx, {
@@ -389,19 +400,7 @@ function unanalysedQuery(db: Kysely<Database>, options: ScanOptions) {
     .orderBy('d.created_at')
     .orderBy('d.id');
   if (options.skipFailed) {
-    query = query.where(({ not, exists, selectFrom }) =>
-      not(
-        exists(
-          selectFrom('admin.error_logs as e')
-            .select('e.id')
-            .where('e.service', '=', 'analysis')
-            .whereRef('e.ref_id', '=', 'd.id')
-            .where(
-              sql<boolean>`e.context->>'terminal' = 'true' and e.context->>'prompt_version' = ${options.prompt.promptVersion}`,
-            ),
-        ),
-      ),
-    );
+    query = query.where(notFailedUnder(options.prompt));
   }
   if (options.since) query = query.where('d.created_at', '>=', options.since);
   if (options.until) query = query.where('d.created_at', '<', options.until);

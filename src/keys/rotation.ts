@@ -12,9 +12,9 @@
  *   key. The work left is always "entries whose content_key_id is not the active id", so a rotation is
  *   resumable by construction: whoever stopped, wherever, the next batch simply picks up what is left.
  * - *skipped entry*: one that failed to open during a rotation (tampered, or sealed for another row,
- *   or its key is gone). It is recorded once in admin.error_logs (service `diary`, ref_id the entry,
- *   context.rotation the rotation's audit id) and not tried again in that rotation; the next
- *   `sumda keys rotate` is a new rotation and tries it once more.
+ *   or its key is gone). It is recorded once in sumda.rotation_skips (the rotation's audit id, the
+ *   entry) — and logged in admin.error_logs for operators, a log nothing decides by — and not tried
+ *   again in that rotation; the next `sumda keys rotate` is a new rotation and tries it once more.
  *
  * Plaintext exists only inside `reencryptBatch`, between open() and seal(), and never leaves it:
  * results, logs, error rows, audit rows and job outputs carry ids, key ids and counts.
@@ -132,11 +132,10 @@ export async function reencryptJobs(db: Kysely<Database>): Promise<ReencryptJobs
 async function skippedEntries(db: Kysely<Database>, rotation: Rotation | undefined): Promise<number> {
   if (!rotation) return 0;
   const row = await sql<{ n: number }>`
-    select count(distinct e.ref_id)::int as n
-    from admin.error_logs e
-    join public.diary_entries d on d.id = e.ref_id
-    where e.service = 'diary' and e.context->>'rotation' = ${String(rotation.id)}
-      and d.content_key_id <> ${rotation.target}`.execute(db);
+    select count(*)::int as n
+    from sumda.rotation_skips s
+    join public.diary_entries d on d.id = s.diary_id
+    where s.rotation_id = ${rotation.id} and d.content_key_id <> ${rotation.target}`.execute(db);
   return row.rows[0]?.n ?? 0;
 }
 
@@ -299,7 +298,7 @@ export interface BatchResult {
   activeKeyId: string;
   /** Entries re-encrypted by this batch. */
   done: number;
-  /** Entries that failed to open, recorded in admin.error_logs. */
+  /** Entries that failed to open, recorded in sumda.rotation_skips (and logged). */
   skipped: number;
   /** Whether another batch is needed. */
   more: boolean;
@@ -313,8 +312,7 @@ export interface BatchResult {
 
 function skippedCondition(rotationId: number | null) {
   return sql<boolean>`not exists (
-    select 1 from admin.error_logs e
-    where e.ref_id = d.id and e.service = 'diary' and e.context->>'rotation' = ${String(rotationId ?? 0)})`;
+    select 1 from sumda.rotation_skips s where s.rotation_id = ${rotationId ?? 0} and s.diary_id = d.id)`;
 }
 
 /**
@@ -391,6 +389,10 @@ export async function reencryptBatch(
       } catch (error) {
         if (!(error instanceof DecryptionError)) throw error;
         skipped += 1;
+        await sql`
+          insert into sumda.rotation_skips (rotation_id, diary_id, key_id)
+          values (${rotationId ?? 0}, ${row.id}, ${row.content_key_id})
+          on conflict do nothing`.execute(trx);
         // DecryptionError messages name the key id only, never any text.
         await recordError(trx, {
           service: 'diary',

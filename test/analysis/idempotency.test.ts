@@ -5,6 +5,7 @@
  * analysis failed terminally alone, while an operator's `analysis enqueue` re-runs them.
  */
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalAnalyzer } from '../../src/analysis/local.ts';
 import {
@@ -13,6 +14,7 @@ import {
   activePrompt,
   analyzeBatch,
   enqueueAnalyses,
+  findUnanalysed,
 } from '../../src/analysis/run.ts';
 import { PolicyResolver } from '../../src/policy/resolver.ts';
 import { createBoss, type PgBoss } from '../../src/queue/boss.ts';
@@ -173,7 +175,7 @@ describe('one batch, several jobs', () => {
 });
 
 describe('terminal failures and re-runs', () => {
-  it('the scan skips an entry that failed terminally under the prompt version; `analysis enqueue` re-runs it', async () => {
+  it('the scan skips an entry that failed terminally under the prompt, error logs or not; `analysis enqueue` re-runs it', async () => {
     const { userId, ids } = await diaries(2);
     const [failed, fresh] = ids as [string, string];
     await enqueueAnalyses(boss, [failed], prompt);
@@ -181,6 +183,16 @@ describe('terminal failures and re-runs', () => {
     expect(await analysisJobsOf(database.db, failed)).toMatchObject([
       { state: 'completed', output: { status: 'failed', outcome: 'refused' } },
     ]);
+
+    // The scan decides by sumda.analysis_failures, not by the logs: trimming them changes nothing.
+    await database.db.deleteFrom('admin.error_logs').execute();
+    // The failure is the prompt's (name and version): another prompt of the same version still needs it.
+    const scan = { since: new Date(Date.now() - 86_400_000), userId, skipFailed: true };
+    expect((await findUnanalysed(database.db, { ...scan, prompt })).map((f) => f.id)).toEqual([fresh]);
+    const other = { promptName: `${prompt.promptName}-other`, promptVersion: prompt.promptVersion };
+    expect((await findUnanalysed(database.db, { ...scan, prompt: other })).map((f) => f.id).sort()).toEqual(
+      [failed, fresh].sort(),
+    );
 
     // The scheduled scan: the fresh entry is enqueued, the failed one is not.
     await work(createLocalAnalyzer(), ['analysis.scan']);
@@ -198,5 +210,30 @@ describe('terminal failures and re-runs', () => {
     await work();
     expect(await resultsOf(failed)).toHaveLength(1);
     expect(await resultsOf(fresh)).toHaveLength(1);
+  });
+
+  it('an entry whose job is dead-lettered past its retries is not enqueued again by the scan', async () => {
+    const { userId, ids } = await diaries(1);
+    const entry = ids[0]!;
+    await enqueueAnalyses(boss, [entry], prompt);
+    // Its last attempt: the retries are used up.
+    await sql`update pgboss.job set retry_count = retry_limit
+              where name = 'analysis.run' and data->>'diaryId' = ${entry}`.execute(database.db);
+    const unreachable = {
+      name: 'stub',
+      async analyze(): Promise<never> {
+        throw new Error('the model is unreachable');
+      },
+    };
+    await work(unreachable);
+    expect(await analysisJobsOf(database.db, entry)).toMatchObject([{ state: 'failed' }]);
+    expect(await jobsIn(database.db, 'analysis.run.dead')).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ data: expect.objectContaining({ diaryId: entry }) }),
+      ]),
+    );
+    await database.db.deleteFrom('admin.error_logs').execute();
+    const scan = { since: new Date(Date.now() - 86_400_000), userId, skipFailed: true, prompt };
+    expect(await findUnanalysed(database.db, scan)).toEqual([]);
   });
 });

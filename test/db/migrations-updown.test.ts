@@ -80,6 +80,8 @@ const CREATES: Record<string, { tables: string[]; functions: string[] }> = {
   // Roles, ownership and grants; the moderation and status logs' append-only triggers.
   '0014_roles': { tables: [], functions: ['admin.guard_history_delete'] },
   '0015_slip_released_by': { tables: [], functions: [] },
+  // Its tables live in the sumda schema (what the analysis scan and key rotations skip).
+  '0016_failure_state': { tables: [], functions: [] },
 };
 
 const SNAPSHOT_QUERIES: Record<string, string> = {
