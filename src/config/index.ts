@@ -283,7 +283,9 @@ export function describeConfig(config: Config): Record<string, unknown> {
     SUMDA_DATA_DIR: config.dataDir,
     SUMDA_ENCRYPTION_KEYS: config.encryptionKeys
       ? config.encryptionKeys.map((k) => `${k.id}:*****`).join(',')
-      : '(dev key in data dir)',
+      : config.databaseUrl
+        ? '(unset: commands that read or write diary text refuse, exit 2)'
+        : '(unset: a development key in the data folder)',
     SUMDA_ACTOR: config.actor ?? '(unset)',
     LOG_LEVEL: config.logLevel ?? '(default: warn; the worker: info)',
     LOG_FORMAT: config.logFormat,

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config, EncryptionKey } from '../config/index.ts';
-import { SumdaError } from '../errors.ts';
+import { ConfigError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { createKeyring, generateKey, type Keyring } from './index.ts';
 
@@ -22,9 +22,10 @@ export interface LoadedKeyring {
 export async function loadKeyring(config: Config, log: Logger): Promise<LoadedKeyring> {
   if (config.encryptionKeys) return { keyring: createKeyring(config.encryptionKeys) };
   if (config.databaseUrl) {
-    throw new SumdaError('SUMDA_ENCRYPTION_KEYS is not set', {
-      hint: 'set it to <key-id>:<base64 of 32 bytes>[,<older-id>:<key>…]; `sumda keys generate` prints one',
-    });
+    // A configuration problem, like every other one (exit 2); `sumda config` says the same.
+    throw new ConfigError([
+      'SUMDA_ENCRYPTION_KEYS is not set (with DATABASE_URL there is no development key); set it to <key-id>:<base64 of 32 bytes>[,<older-id>:<key>…] — `sumda keys generate` prints one',
+    ]);
   }
   const path = join(config.dataDir, DEV_KEY_FILE);
   let generated = false;

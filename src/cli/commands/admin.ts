@@ -1,6 +1,7 @@
 /** `sumda admin …`: operator accounts. */
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.ts';
+import { confirm } from '../confirm.ts';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
 import { readInput } from '../input.ts';
@@ -111,13 +112,19 @@ export function registerAdmin(program: Command): void {
       .command('disable <email>')
       .description('disable an operator account (accounts are never deleted)')
       .requiredOption('--reason <text>', 'why, for the audit trail')
+      .option('--yes', 'confirm without a prompt (scripts)')
       .action(
-        act<{ reason: string }>(async (ctx, opts, [email]) => {
+        act<{ reason: string; yes?: boolean }>(async (ctx, opts, [email]) => {
           const { disableAdmin } = await import('../../admins/index.ts');
-          await disableAdmin(await ctx.db(), await ctx.operation(), email!, opts.reason);
+          const op = await ctx.operation();
+          await confirm({ yes: Boolean(opts.yes), action: `disable operator ${email}` });
+          await disableAdmin(await ctx.db(), op, email!, opts.reason);
           ctx.out.line(`${email} disabled`);
         }),
       ),
-    ['sumda admin disable jun@sumda.kr --reason "left the team"'],
+    [
+      'sumda admin disable jun@sumda.kr --reason "left the team"',
+      'sumda admin disable jun@sumda.kr --reason "left" --yes',
+    ],
   );
 }

@@ -1,5 +1,6 @@
 /** `sumda moderation …`: the queue of flagged diary entries, and what operators do with them. */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { confirm } from '../confirm.ts';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
 import { parseIntFlag, parseUuid } from '../input.ts';
@@ -10,6 +11,14 @@ const ACTIONS = [
   ['restore', 'make a blocked or deleted entry visible again'],
   ['dismiss', 'take the entry off the queue without changing it'],
 ] as const;
+
+/** Actions that take content away from its author: confirmed on a terminal, `--yes` in scripts. */
+const DESTRUCTIVE = new Set<string>(['delete']);
+
+function yesOption(action: string): Option {
+  const option = new Option('--yes', 'confirm without a prompt (scripts)');
+  return DESTRUCTIVE.has(action) ? option : option.hideHelp();
+}
 
 export function registerModeration(program: Command): void {
   const moderation = program
@@ -54,11 +63,17 @@ export function registerModeration(program: Command): void {
         .command(`${action} <entry>`)
         .description(description)
         .requiredOption('--reason <text>', 'why, for the moderation log and the audit trail')
+        .addOption(yesOption(action))
         .action(
-          act<{ reason: string }>(async (ctx, opts, [entry]) => {
+          act<{ reason: string; yes?: boolean }>(async (ctx, opts, [entry]) => {
             const { moderate } = await import('../../moderation/index.ts');
-            const result = await moderate(await ctx.db(), await ctx.operation(), {
-              diaryId: parseUuid(entry!, 'entry'),
+            const diaryId = parseUuid(entry!, 'entry');
+            const op = await ctx.operation();
+            if (DESTRUCTIVE.has(action)) {
+              await confirm({ yes: Boolean(opts.yes), action: `${action} diary entry ${diaryId}` });
+            }
+            const result = await moderate(await ctx.db(), op, {
+              diaryId,
               action,
               reason: opts.reason,
             });
@@ -68,7 +83,7 @@ export function registerModeration(program: Command): void {
           }),
         ),
       [
-        `sumda moderation ${action} 2b7c… --reason "reviewed: ${action === 'dismiss' ? 'fiction, not a threat' : 'violates the community policy'}"`,
+        `sumda moderation ${action} 2b7c…${DESTRUCTIVE.has(action) ? ' --yes' : ''} --reason "reviewed: ${action === 'dismiss' ? 'fiction, not a threat' : 'violates the community policy'}"`,
       ],
     );
   }

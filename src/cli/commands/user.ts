@@ -1,6 +1,7 @@
 /** `sumda user …`: one account for support (no diary text), and account state changes. */
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.ts';
+import { confirm } from '../confirm.ts';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
 import { parseUuid } from '../input.ts';
@@ -70,19 +71,28 @@ export function registerUser(program: Command): void {
       .command('set-state <id> <state>')
       .description('change an account state: active | inactive | resigned | banned')
       .requiredOption('--reason <text>', 'why, for the state log and the audit trail')
+      .option('--yes', 'banned/resigned: confirm without a prompt (scripts)')
       .action(
-        act<{ reason: string }>(async (ctx, opts, [id, state]) => {
+        act<{ reason: string; yes?: boolean }>(async (ctx, opts, [id, state]) => {
           const { setUserState, USER_STATES } = await import('../../users/index.ts');
           if (!(USER_STATES as readonly string[]).includes(state!))
             throw new UsageError(`state ${state}: use ${USER_STATES.join(', ')}`);
-          const result = await setUserState(await ctx.db(), await ctx.operation(), {
-            userId: parseUuid(id!, 'user'),
+          const userId = parseUuid(id!, 'user');
+          const op = await ctx.operation();
+          // Shutting an account is destructive: confirmed on a terminal, --yes in scripts.
+          if (state === 'banned' || state === 'resigned')
+            await confirm({ yes: Boolean(opts.yes), action: `set user ${userId} to ${state}` });
+          const result = await setUserState(await ctx.db(), op, {
+            userId,
             state: state as (typeof USER_STATES)[number],
             reason: opts.reason,
           });
           ctx.out.success(`${result.id}: ${result.before} → ${result.after}`);
         }),
       ),
-    ['sumda user set-state 6f1c… banned --reason "abuse report #412, confirmed"'],
+    [
+      'sumda user set-state 6f1c… banned --reason "abuse report #412, confirmed"',
+      'sumda user set-state 6f1c… inactive --reason "support #88" --yes',
+    ],
   );
 }
