@@ -567,7 +567,11 @@ async function applyFailure(
   if (cls === 'unknown' || cls === 'temporary') {
     await db.transaction().execute(async (trx) => {
       await attemptRow(trx, prepared.paymentId, operation, cls, failure, now);
-      const wait = cls === 'unknown' ? UNKNOWN_RETRY_MS : TEMPORARY_RETRY_MS;
+      // An unknown outcome is looked up again no later than the reconciler would.
+      const wait =
+        cls === 'unknown'
+          ? Math.min(UNKNOWN_RETRY_MS, config.reconcileAfterSeconds * 1000)
+          : TEMPORARY_RETRY_MS;
       await trx
         .updateTable('subscriptions')
         .set({ retry_at: new Date(now.getTime() + wait) })

@@ -146,3 +146,60 @@ export function clock(start: Date) {
 export function kst(text: string): Date {
   return new Date(`${text}+09:00`);
 }
+
+/**
+ * Many due subscribers at once (chaos test, benchmark): users, subscriptions with sealed billing
+ * keys the double accepts and a subscribe consent, in a few multi-row statements.
+ */
+export async function bulkSubscribers(
+  db: Db,
+  count: number,
+  due: Date,
+  plan = 'basic',
+  price = 9900,
+): Promise<string[]> {
+  const ids: string[] = [];
+  for (let offset = 0; offset < count; offset += 1000) {
+    const n = Math.min(1000, count - offset);
+    const users = Array.from({ length: n }, () => randomUUID());
+    const subs = Array.from({ length: n }, () => randomUUID());
+    await db
+      .insertInto('users')
+      .values(users.map((id, i) => ({ id, nickname: `구독자${offset + i}` })))
+      .execute();
+    await db
+      .insertInto('subscriptions')
+      .values(
+        subs.map((id, i) => {
+          const customerKey = `cus_${users[i]!.replaceAll('-', '')}`;
+          return {
+            id,
+            user_id: users[i]!,
+            plan,
+            status: 'active' as const,
+            start_date: new Date(due.getTime() - 40 * 86_400_000),
+            customer_key: customerKey,
+            next_billing_at: due,
+            billing_anchor: due,
+            ...sealBillingKey(KEYRING, id, testBillingKeyFor(customerKey)),
+          };
+        }),
+      )
+      .execute();
+    await db
+      .insertInto('billing_consents')
+      .values(
+        subs.map((id, i) => ({
+          subscription_id: id,
+          user_id: users[i]!,
+          kind: 'subscribe' as const,
+          plan,
+          amount: price,
+          consented_at: new Date(due.getTime() - 40 * 86_400_000),
+        })),
+      )
+      .execute();
+    ids.push(...subs);
+  }
+  return ids;
+}
