@@ -8,6 +8,7 @@ import { runAnalysis } from './analysis.ts';
 import { runCorpus } from './corpus.ts';
 import { runEngine } from './engine.ts';
 import { runLatency } from './latency.ts';
+import { runNotifications } from './notifications.ts';
 import { runStartup } from './startup.ts';
 import {
   type Bench,
@@ -26,6 +27,7 @@ const BENCHMARKS: [string, (bench: Bench) => Promise<Summary>][] = [
   ['analysis', runAnalysis],
   ['latency', runLatency],
   ['corpus', runCorpus],
+  ['notifications', runNotifications],
 ];
 
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
