@@ -17,7 +17,15 @@ import { UsageError } from '../src/errors.ts';
 import type { Logger } from '../src/log.ts';
 import type { WorkerMetrics } from '../src/metrics/worker.ts';
 import { PolicyResolver } from '../src/policy/resolver.ts';
-import { createBoss, enqueueTick, installQueues, type PgBoss, pausedQueues } from '../src/queue/boss.ts';
+import {
+  createBoss,
+  enqueueTick,
+  expediteOrphans,
+  installQueues,
+  type PgBoss,
+  pausedQueues,
+  SUPERVISE_SECONDS,
+} from '../src/queue/boss.ts';
 import { createSharedBudget } from '../src/queue/budget.ts';
 import { ALL_QUEUES, type QueueDefinition } from '../src/queue/catalog.ts';
 import { QueuePump, type SettledBatch } from '../src/queue/pump.ts';
@@ -256,6 +264,16 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
       );
     }, options.heartbeatMs);
     cleanup.unshift(async () => clearInterval(heartbeat));
+    // The jobs of a worker that died come back without the failure backoff (see expediteOrphans).
+    const names = definitions.map((d) => d.name);
+    const orphans = setInterval(() => {
+      expediteOrphans(boss, names)
+        .then((n) => {
+          if (n > 0) log.warn({ jobs: n }, 'retrying at once the jobs of a worker whose heartbeat stopped');
+        })
+        .catch((error: unknown) => log.warn({ err: error }, 'could not look for orphaned jobs'));
+    }, SUPERVISE_SECONDS * 1000);
+    cleanup.unshift(async () => clearInterval(orphans));
 
     await aborted(options.signal);
     const drained = await drain(pumps, options.drainTimeoutMs, log);

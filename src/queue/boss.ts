@@ -29,6 +29,18 @@ export interface BossOptions {
   instanceName?: string;
 }
 
+/**
+ * Dead-worker recovery. Every job carries a heartbeat: a worker holding it refreshes `heartbeat_on`
+ * every HEARTBEAT_SECONDS / 2 (the pump does, fenced to the attempt it fetched), and the supervisor of
+ * any running worker fails a job whose heartbeat is older than HEARTBEAT_SECONDS — it goes back to its
+ * queue as a retry. With the supervisor passing every SUPERVISE_SECONDS, the jobs of a worker that died
+ * (SIGKILL, OOM, a lost machine) are retried within about HEARTBEAT_SECONDS + SUPERVISE_SECONDS plus the
+ * queue's retry delay — instead of waiting out `expireInSeconds` (10 minutes for analyses). The expiry
+ * stays as the bound on a job whose handler hangs while its worker is alive.
+ */
+export const HEARTBEAT_SECONDS = 10; // pg-boss's minimum
+export const SUPERVISE_SECONDS = 5;
+
 export function createBoss(url: string, options: BossOptions = {}): PgBoss {
   const boss = new PgBoss({
     connectionString: url,
@@ -37,6 +49,9 @@ export function createBoss(url: string, options: BossOptions = {}): PgBoss {
     schedule: Boolean(options.active),
     supervise: Boolean(options.active),
     registerInstance: Boolean(options.active),
+    // How often a worker looks for jobs whose heartbeat stopped (and refreshes the queue counters).
+    superviseIntervalSeconds: SUPERVISE_SECONDS,
+    monitorIntervalSeconds: SUPERVISE_SECONDS,
     instanceName: options.instanceName,
     migrate: true,
     // Workers run as sumda_worker, which has DML on pg-boss's tables and no DDL: no daily stats
@@ -56,6 +71,7 @@ function queueOptions(def: QueueDefinition) {
     retryDelay: def.retryDelaySeconds,
     retryBackoff: def.retryBackoff,
     expireInSeconds: def.expireInSeconds,
+    heartbeatSeconds: HEARTBEAT_SECONDS,
   };
 }
 
@@ -70,7 +86,8 @@ export async function installQueues(boss: PgBoss): Promise<void> {
       ...(def.deadLetter ? { deadLetter: deadLetterName(def.name) } : {}),
     };
     await boss.createQueue(def.name, options);
-    // A queue's policy is fixed at creation; its retry and expiry settings follow the catalog.
+    // A queue's policy is fixed at creation; its retry, expiry and heartbeat settings follow the
+    // catalog (so existing installs get heartbeats too; jobs already queued keep what they had).
     const { policy: _policy, ...mutable } = queueOptions(def);
     await boss.updateQueue(def.name, mutable);
     if (def.schedule)
@@ -243,6 +260,22 @@ export async function deadLetter(
       { message: j.error.message, name: j.error.name },
     );
   }
+}
+
+/**
+ * Jobs pg-boss's supervisor sent back because their worker's heartbeat stopped did not fail on
+ * their own: they need no backoff (15–30 s for an analysis). Makes them due now. Cheap: only rows in
+ * `retry` of the given queues are looked at, and only those with pg-boss's heartbeat message.
+ */
+const EXPEDITE_ORPHANS = `
+  update pgboss.job
+  set start_after = now()
+  where name = any($1::text[]) and state = 'retry' and start_after > now()
+    and output @> '{"value": {"message": "job heartbeat timeout"}}'::jsonb`;
+
+export async function expediteOrphans(boss: PgBoss, names: string[]): Promise<number> {
+  const result = (await boss.getDb().executeSql(EXPEDITE_ORPHANS, [names])) as { rowCount?: number | null };
+  return result.rowCount ?? 0;
 }
 
 /** Queues an operator paused; workers skip them. */

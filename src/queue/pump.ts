@@ -8,7 +8,7 @@
  */
 import type { Job, PgBoss } from 'pg-boss';
 import type { Logger } from '../log.ts';
-import { completeWithOutputs, deadLetter, deferRetries } from './boss.ts';
+import { completeWithOutputs, deadLetter, deferRetries, HEARTBEAT_SECONDS } from './boss.ts';
 import type { QueueDefinition } from './catalog.ts';
 
 /** What a handler says about one job of its batch. */
@@ -90,6 +90,9 @@ export class QueuePump {
   #wake: (() => void) | undefined;
   #batches = new Set<Promise<void>>();
   #loop: Promise<void> | undefined;
+  /** Jobs held now, for the heartbeat. */
+  #held = new Map<string, Job<unknown>>();
+  #heartbeat: NodeJS.Timeout | undefined;
 
   constructor(boss: PgBoss, definition: QueueDefinition, handler: BatchHandler, options: PumpOptions) {
     this.#boss = boss;
@@ -100,7 +103,39 @@ export class QueuePump {
 
   start(): Promise<void> {
     this.#loop ??= this.#run();
+    if (!this.#heartbeat) {
+      this.#heartbeat = setInterval(() => void this.#beat(), (HEARTBEAT_SECONDS * 1000) / 2);
+      this.#heartbeat.unref();
+    }
     return this.#loop;
+  }
+
+  /**
+   * Refreshes the heartbeat of every job held, fenced to the fetched attempt: pg-boss's supervisor
+   * (in any worker) retries a job whose heartbeat went quiet, i.e. whose worker died.
+   */
+  async #beat(): Promise<void> {
+    if (this.#held.size === 0) return;
+    const jobs = [...this.#held.values()];
+    try {
+      const result = await this.#boss.touch(
+        this.definition.name,
+        jobs.map((j) => ({ id: j.id, retryCount: j.retryCount })),
+      );
+      // The declared type is empty; the object carries `affected` (pg-boss mapCommandResponse).
+      const affected = (result as { affected?: number }).affected ?? jobs.length;
+      const lost = jobs.length - affected;
+      if (lost > 0) {
+        // Settled meanwhile (normal), or taken back after this process stalled past the heartbeat:
+        // the fenced completion will then not apply, and handlers are idempotent.
+        this.#options.log.debug(
+          { queue: this.definition.name, lost },
+          'heartbeat: some jobs are no longer held',
+        );
+      }
+    } catch (error) {
+      this.#options.log.warn({ err: error, queue: this.definition.name }, 'heartbeat failed');
+    }
   }
 
   /** Stop fetching; in-flight jobs keep running. `drained()` resolves when they are done. */
@@ -117,6 +152,7 @@ export class QueuePump {
   async drained(): Promise<void> {
     await this.#loop;
     while (this.#batches.size > 0) await Promise.allSettled([...this.#batches]);
+    clearInterval(this.#heartbeat);
   }
 
   #sleep(ms: number): Promise<void> {
@@ -168,9 +204,11 @@ export class QueuePump {
 
   #launch(jobs: Job<unknown>[]): void {
     this.stats.inFlight += jobs.length;
+    for (const job of jobs) this.#held.set(job.id, job);
     this.#options.onInFlight?.(this.definition.name, jobs.length);
     const batch = this.#process(jobs).finally(() => {
       this.stats.inFlight -= jobs.length;
+      for (const job of jobs) this.#held.delete(job.id);
       this.#options.onInFlight?.(this.definition.name, -jobs.length);
       this.#batches.delete(batch);
       this.#wake?.();
