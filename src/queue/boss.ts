@@ -263,18 +263,13 @@ export async function deadLetter(
 }
 
 /**
- * Jobs pg-boss's supervisor sent back because their worker's heartbeat stopped did not fail on
- * their own: they need no backoff (15–30 s for an analysis). Makes them due now. Cheap: only rows in
- * `retry` of the given queues are looked at, and only those with pg-boss's heartbeat message.
+ * Jobs pg-boss's supervisor sent back because their worker's heartbeat stopped did not fail on their
+ * own: they need no backoff (15–30 s for an analysis). Makes them due now; returns how many.
  */
-const EXPEDITE_ORPHANS = `
-  update pgboss.job
-  set start_after = now()
-  where name = any($1::text[]) and state = 'retry' and start_after > now()
-    and output @> '{"value": {"message": "job heartbeat timeout"}}'::jsonb`;
-
 export async function expediteOrphans(boss: PgBoss, names: string[]): Promise<number> {
-  const result = (await boss.getDb().executeSql(EXPEDITE_ORPHANS, [names])) as { rowCount?: number | null };
+  const result = (await boss.getDb().executeSql(PLANS.expediteOrphans, [names])) as {
+    rowCount?: number | null;
+  };
   return result.rowCount ?? 0;
 }
 

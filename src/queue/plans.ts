@@ -51,4 +51,13 @@ export const PLANS = {
     set start_after = greatest(j.start_after, now() + make_interval(secs => i.ms / 1000.0))
     from json_to_recordset($2::text::json) as i (id uuid, ms int)
     where j.name = $1 and j.id = i.id and j.state = 'retry'`,
+  /**
+   * Makes due now the jobs pg-boss's supervisor failed for a stopped heartbeat (their worker died).
+   * Only rows in `retry` of the given queues, and only with pg-boss's heartbeat message. $1 queues.
+   */
+  expediteOrphans: `
+    update pgboss.job
+    set start_after = now()
+    where name = any($1::text[]) and state = 'retry' and start_after > now()
+      and output @> '{"value": {"message": "job heartbeat timeout"}}'::jsonb`,
 } as const;
