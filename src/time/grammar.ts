@@ -14,6 +14,7 @@
  * offset — is refused with exit 2: `new Date()` would have guessed, and a guess acted on is a bug.
  */
 import { UsageError } from '../errors.ts';
+import { quote } from '../util/quote.ts';
 import { daysInMonth, SUPPORTED_FROM, SUPPORTED_UNTIL, startOfSeoulDay, UTC_OFFSET } from './calendar.ts';
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
@@ -31,11 +32,6 @@ const MAX_OFFSET_MINUTES = 14 * 60;
 
 export const DURATION_EXAMPLES = '90s, 15m, 24h, 7d, 1h30m';
 export const INSTANT_EXAMPLES = `2026-11-25 (midnight ${UTC_OFFSET}), 2026-11-25T09:30${UTC_OFFSET}, or 7d for seven days ago`;
-
-/** At most a short prefix of what was typed, quoted: an error never repeats a huge argument. */
-function quoted(text: string): string {
-  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
-}
 
 /**
  * Milliseconds of a duration, or null when the text is not one (wrong form, zero, or longer than
@@ -56,7 +52,7 @@ export function parseDuration(text: string, flag = 'duration'): number {
   const ms = durationMs(text);
   if (ms === null) {
     throw new UsageError(
-      `${flag} ${quoted(text)}: not a duration (use e.g. ${DURATION_EXAMPLES}; longer than zero, at most ${MAX_DURATION_DAYS}d)`,
+      `${flag} ${quote(text)}: not a duration (use e.g. ${DURATION_EXAMPLES}; longer than zero, at most ${MAX_DURATION_DAYS}d)`,
     );
   }
   return ms;
@@ -109,7 +105,7 @@ export function instantOf(text: string, now: Date = new Date()): Date | null {
 /** An instant typed by an operator (see the grammar above); anything else is exit 2 naming the flag. */
 export function parseInstant(text: string, flag: string, now: Date = new Date()): Date {
   const at = instantOf(text, now);
-  if (!at) throw new UsageError(`${flag} ${quoted(text)}: not a time (use ${INSTANT_EXAMPLES})`);
+  if (!at) throw new UsageError(`${flag} ${quote(text)}: not a time (use ${INSTANT_EXAMPLES})`);
   return at;
 }
 

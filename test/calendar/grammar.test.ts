@@ -95,8 +95,8 @@ describe('instants', () => {
 
   it('quotes at most a short prefix of a huge argument', () => {
     const huge = 'x'.repeat(20_000);
-    expect(() => parseInstant(huge, '--until')).toThrow(/^--until "x{40}…": not a time/);
-    expect(() => parseDuration(huge, '--for')).toThrow(/^--for "x{40}…": not a duration/);
+    expect(() => parseInstant(huge, '--until')).toThrow(/^--until "x{40}…"\(20000 chars\): not a time/);
+    expect(() => parseDuration(huge, '--for')).toThrow(/^--for "x{40}…"\(20000 chars\): not a duration/);
   });
 
   it('keeps to the calendar range: the first and last instants it answers for', () => {
