@@ -3,9 +3,9 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/types.ts';
 import { NotFoundError, UsageError } from '../errors.ts';
 import { quote } from '../util/quote.ts';
+import { isUuid } from '../util/uuid.ts';
 
 const SCOPE = /^(global|(tenant|user):[A-Za-z0-9_-]{1,64})$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The shape of a scope; `user:` must name a user id (a UUID). Existence is `requireScope`'s job. */
 export function parseScope(text: string | undefined, flag = '--scope'): string {
@@ -15,7 +15,7 @@ export function parseScope(text: string | undefined, flag = '--scope'): string {
   }
   if (scope.startsWith('user:')) {
     const id = scope.slice('user:'.length);
-    if (!UUID.test(id)) throw new UsageError(`${flag} ${quote(scope)}: a user id is a UUID`);
+    if (!isUuid(id)) throw new UsageError(`${flag} ${quote(scope)}: a user id is a UUID`);
     return `user:${id.toLowerCase()}`;
   }
   return scope;
@@ -23,7 +23,7 @@ export function parseScope(text: string | undefined, flag = '--scope'): string {
 
 /** A user id that must exist (`policy resolve --user`, `user:` targets): exit 2 otherwise. */
 export async function requireUserId(db: Kysely<Database>, text: string, what = 'user'): Promise<string> {
-  if (!UUID.test(text)) throw new UsageError(`${what} ${quote(text)} is not a user id (a UUID)`);
+  if (!isUuid(text)) throw new UsageError(`${what} ${quote(text)} is not a user id (a UUID)`);
   const id = text.toLowerCase();
   const found = await db.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst();
   if (!found) throw new NotFoundError(`no user ${id}`, { hint: 'see `sumda user show <id or e-mail>`' });
