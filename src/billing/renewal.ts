@@ -302,8 +302,19 @@ export function graceEnd(config: BillingConfig, due: Date): Date {
   return new Date(due.getTime() + (config.dunningDays.at(-1) ?? 0) * DAY_MS);
 }
 
+/** How an approved renewal moves its subscription on, computed while the row was locked. */
+interface Advance {
+  plan: string;
+  anchor: Date;
+  cycle: number;
+  next: Date;
+  fromStatus: SubscriptionRow['status'];
+  period: Date;
+}
+
 interface Prepared {
   kind: 'charge';
+  advance: Advance;
   paymentId: string;
   orderId: string;
   amount: number;
@@ -315,6 +326,52 @@ interface Prepared {
   name: string;
 }
 
+interface RenewalView extends SubscriptionRow {
+  plan_code: string;
+  plan_name: string;
+  plan_price: number;
+  plan_interval: 'month' | 'year';
+  open_id: string | null;
+  open_order_id: string | null;
+  open_amount: number | null;
+  last_attempt: number;
+  cap: number | null;
+}
+
+/**
+ * Everything the decision needs, the subscription row locked, in one statement (a renewal is a
+ * handful of round trips: the database, not Toss, is what a busy machine waits on).
+ */
+async function loadForRenewal(trx: Trx, id: string, now: Date): Promise<RenewalView | undefined> {
+  const windowStart = sql`s.next_billing_at - ${`${CONSENT_WINDOW_MS / 1000} seconds`}::interval`;
+  const rows = await sql<RenewalView>`
+    select s.id, s.user_id, s.plan, s.status, s.customer_key, s.next_billing_at, s.cancel_at, s.trial_end,
+           s.quantity, s.price_override, s.billing_key_enc, s.billing_anchor, s.billing_cycle, s.retry_at,
+           s.dunning_attempt, s.past_due_since, s.pending_plan,
+           u.state as user_state, u.email as user_email, u.nickname as user_nickname,
+           p.code as plan_code, p.name as plan_name, p.price as plan_price, p.billing_interval as plan_interval,
+           o.id as open_id, o.order_id as open_order_id, o.amount as open_amount,
+           (select coalesce(max(x.attempt), 0) from public.payments x
+             where x.subscription_id = s.id and x.kind = 'renewal' and x.period_start = s.next_billing_at)::int as last_attempt,
+           greatest(
+             (select x.amount from public.payments x
+               where x.subscription_id = s.id and x.kind = 'renewal'
+                 and x.status in ('approved', 'partially_refunded', 'refunded')
+               order by x.period_start desc limit 1),
+             (select max(c.amount) from public.billing_consents c
+               where c.subscription_id = s.id and c.consented_at <= ${now}
+                 and (c.kind in ('subscribe', 'plan_change') or c.consented_at > ${windowStart}))
+           )::bigint as cap
+    from public.subscriptions s
+    join public.users u on u.id = s.user_id
+    join public.plans p on p.code = coalesce(s.pending_plan, s.plan)
+    left join public.payments o on o.subscription_id = s.id and o.kind = 'renewal'
+      and o.period_start = s.next_billing_at and o.status = 'pending'
+    where s.id = ${id}
+    for update of s`.execute(trx);
+  return rows.rows[0];
+}
+
 /** Step 1: decide, and commit the pending payment (or find the open one). */
 async function prepare(
   deps: BillingDeps,
@@ -322,19 +379,30 @@ async function prepare(
   now: Date,
 ): Promise<Prepared | RenewalResult> {
   return deps.db.transaction().execute(async (trx) => {
-    const sub = await lockSubscription(trx, subscriptionId);
+    const sub = await loadForRenewal(trx, subscriptionId, now);
     if (!sub || !isDue(sub, now)) return { subscriptionId, outcome: 'not_due' as const };
     const due = sub.next_billing_at!;
-    const open = await trx
-      .selectFrom('payments')
-      .select(['id', 'order_id', 'amount'])
-      .where('subscription_id', '=', sub.id)
-      .where('kind', '=', 'renewal')
-      .where('period_start', '=', due)
-      .where('status', '=', 'pending')
-      .executeTakeFirst();
-    const plan = await planOf(trx, sub.pending_plan ?? sub.plan);
+    const open = sub.open_id
+      ? { id: sub.open_id, order_id: sub.open_order_id!, amount: sub.open_amount! }
+      : undefined;
+    const plan: PlanRow = {
+      code: sub.plan_code,
+      name: sub.plan_name,
+      price: sub.plan_price,
+      billing_interval: sub.plan_interval,
+    };
+    const anchor = sub.billing_anchor ?? due;
+    const cycle = sub.billing_anchor ? sub.billing_cycle + 1 : 1;
+    const advance: Advance = {
+      plan: plan.code,
+      anchor,
+      cycle,
+      next: periodStartFor(anchor, cycle, plan.billing_interval),
+      fromStatus: sub.status,
+      period: due,
+    };
     const common = {
+      advance,
       customerKey: sub.customer_key ?? `cus_${sub.user_id.replaceAll('-', '')}`,
       orderName: `${plan.name} 정기결제`,
       email: sub.user_email,
@@ -391,7 +459,7 @@ async function prepare(
 
     // The amount: the list price, never above what the user consented to.
     const list = listAmount(sub, plan);
-    const cap = await consentedCap(trx, sub.id, due, now);
+    const cap = sub.cap;
     if (cap === null) {
       const reason =
         sub.status === 'trial'
@@ -425,14 +493,7 @@ async function prepare(
           : billingMessages.renewalNotice(plan.name, amount, due),
       dedupeKey: noticeKey(sub.id, due),
     });
-    const last = await trx
-      .selectFrom('payments')
-      .select((eb) => eb.fn.max('attempt').as('n'))
-      .where('subscription_id', '=', sub.id)
-      .where('kind', '=', 'renewal')
-      .where('period_start', '=', due)
-      .executeTakeFirst();
-    const attempt = (last?.n ?? 0) + 1;
+    const attempt = sub.last_attempt + 1;
     const orderId = renewalOrderId(sub.id, due, attempt);
     const payment = await trx
       .insertInto('payments')
@@ -551,6 +612,67 @@ export async function settleApproved(
     }
     return true;
   });
+}
+
+/**
+ * The common case of settling, as one statement: the payment approved (only if still pending),
+ * its attempt row, the subscription moved to the next period (only if it is still in the period
+ * paid for) and the history row. Returns whether the payment was settled here and whether the
+ * subscription moved; a settled payment whose subscription did not move gets an operator alert.
+ */
+async function settleRenewal(
+  db: Kysely<Database>,
+  paymentId: string,
+  toss: TossPayment,
+  advance: Advance,
+  now: Date,
+  operation: 'charge' | 'lookup',
+): Promise<boolean> {
+  const approvedAt = approvedAtOf(toss, now);
+  const event =
+    advance.fromStatus === 'trial'
+      ? 'trial_converted'
+      : advance.fromStatus === 'past_due'
+        ? 'recovered'
+        : 'renewed';
+  const detail = JSON.stringify({
+    period: advance.period.toISOString(),
+    next: advance.next.toISOString(),
+    plan: advance.plan,
+  });
+  const result = await sql<{ settled: number; advanced: number; subscription_id: string | null }>`
+    with upd as (
+      update public.payments
+      set status = 'approved', provider_tx_id = ${toss.paymentKey}, approved_at = ${approvedAt},
+          receipt_url = ${toss.receipt?.url ?? null}, method = ${toss.method ?? '카드'},
+          method_detail = ${toss.card ? JSON.stringify(toss.card) : null}::jsonb, failure_code = null, failure_message = null
+      where id = ${paymentId} and status = 'pending'
+      returning id, subscription_id, period_start
+    ), att as (
+      insert into public.payment_attempts (payment_id, operation, outcome, http_status, at)
+      select id, ${operation}, 'approved', 200, ${now} from upd
+    ), sub as (
+      update public.subscriptions s
+      set status = 'active', plan = ${advance.plan}, pending_plan = null, billing_anchor = ${advance.anchor},
+          billing_cycle = ${advance.cycle}, next_billing_at = ${advance.next}, last_billed_at = ${approvedAt},
+          retry_at = null, dunning_attempt = 0, past_due_since = null
+      from upd
+      where s.id = upd.subscription_id and s.next_billing_at = upd.period_start and s.status <> 'canceled'
+      returning s.id
+    ), hist as (
+      insert into public.subscription_history (subscription_id, event, from_status, to_status, payment_id, detail)
+      select sub.id, ${event}, ${advance.fromStatus}, 'active', ${paymentId}, ${detail}::jsonb from sub
+    )
+    select (select count(*) from upd)::int as settled, (select count(*) from sub)::int as advanced,
+           (select subscription_id from upd) as subscription_id`.execute(db);
+  const row = result.rows[0]!;
+  if (row.settled === 1 && row.advanced === 0 && row.subscription_id) {
+    await history(db, row.subscription_id, 'operator_alert', {
+      paymentId,
+      detail: { problem: 'approved payment for a period the subscription is no longer in' },
+    });
+  }
+  return row.settled === 1;
 }
 
 /** Step 3 for failures: what each class does. */
@@ -783,7 +905,14 @@ async function settleFound(
   operation: 'charge' | 'lookup' = 'lookup',
 ): Promise<{ outcome: RenewalOutcome; code?: string }> {
   if (payment.status === 'DONE' || payment.status === 'PARTIAL_CANCELED' || payment.status === 'CANCELED') {
-    const settled = await settleApproved(deps.db, prepared.paymentId, payment, now, operation);
+    const settled = await settleRenewal(
+      deps.db,
+      prepared.paymentId,
+      payment,
+      prepared.advance,
+      now,
+      operation,
+    );
     return { outcome: settled ? 'approved' : 'busy' };
   }
   if (payment.status === 'ABORTED' || payment.status === 'EXPIRED') {
