@@ -47,6 +47,44 @@ function heading(ctx: CommandContext, text: string): void {
   if (!ctx.out.json) ctx.out.line(`\n${ctx.out.style('bold', text)}`);
 }
 
+/**
+ * Stage 5: last week's weekly reports, built by a recorded inline backfill (audited like an
+ * operator's), and the report of the demo user who wrote most that week.
+ */
+async function demoReport(ctx: CommandContext, op: Operation) {
+  const db = await ctx.db();
+  const { sql } = await import('kysely');
+  const { planBackfill, startBackfill, runInline } = await import('../../reports/backfill.ts');
+  const { findReport, renderReport } = await import('../../reports/view.ts');
+  const { periodContaining, previousPeriod, addDays } = await import('../../time/calendar.ts');
+  const week = previousPeriod(periodContaining('weekly', new Date()));
+  const plan = await planBackfill(db, {
+    type: 'weekly',
+    from: week.startDate,
+    to: addDays(week.endDate, -1),
+  });
+  const run = await startBackfill(db, null, op, plan, { inline: true });
+  const done = await runInline(db, run.id, { signal: ctx.signal });
+  const top = await db
+    .selectFrom('reports')
+    .select('user_id')
+    .where('period_type', '=', 'weekly')
+    .where('period_start', '=', week.startDate)
+    .orderBy(sql`(summary->>'entries')::int`, 'desc')
+    .orderBy('user_id')
+    .limit(1)
+    .executeTakeFirst();
+  const report = top ? await findReport(db, top.user_id, 'weekly', week.start) : null;
+  if (!ctx.out.json) {
+    ctx.out.line(
+      `  backfill run #${run.id}: ${done.run.written} weekly report(s) for ${week.startDate} .. ${week.endDate} written (${done.run.status})`,
+    );
+    if (report) for (const line of renderReport(report)) ctx.out.line(`  ${line}`);
+    else ctx.out.line('  nobody wrote last week');
+  }
+  return { run: run.id, week: week.startDate, written: done.run.written, report };
+}
+
 export function registerDemo(program: Command): void {
   examples(
     program
@@ -156,6 +194,10 @@ export function registerDemo(program: Command): void {
             );
           }
 
+          heading(ctx, '5. reports');
+          const shown = await demoReport(ctx, op);
+          summary.report = shown;
+
           if (ctx.out.json) return ctx.out.data(summary);
           heading(ctx, 'next');
           ctx.out.line(`  export SUMDA_ACTOR=${op.actor?.email}`);
@@ -165,6 +207,7 @@ export function registerDemo(program: Command): void {
           ctx.out.line(
             '  sumda analysis stats           # analyses by prompt version, failures, tokens, cost',
           );
+          ctx.out.line('  sumda report stats             # weekly report figures across users');
           ctx.out.line('  sumda audit list               # everything the demo changed, and who did it');
           ctx.out.line('  sumda db url --reveal          # connect with psql');
         }),

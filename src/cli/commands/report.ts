@@ -93,6 +93,87 @@ export function registerReport(program: Command): void {
     ],
   );
 
+  examples(
+    report
+      .command('show')
+      .description(
+        "one user's report of a period: sparkline, emotion bars, keywords, representative sentence, change",
+      )
+      .requiredOption('--user <id>', 'the user')
+      .requiredOption('--period <type>', 'daily | weekly | monthly | yearly')
+      .option('--at <date>', 'a day (or instant) inside the period; default: the last complete period')
+      .option('--json', 'machine-readable result on stdout')
+      .action(
+        act<{ user: string; period: string; at?: string }>(async (ctx, opts) => {
+          const { parsePeriodType, periodAt } = await import('../../reports/periods.ts');
+          const { findReport, renderReport } = await import('../../reports/view.ts');
+          const { previousPeriod } = await import('../../time/calendar.ts');
+          const type = parsePeriodType(opts.period, '--period');
+          const userId = parseUuid(opts.user, '--user');
+          const at =
+            opts.at === undefined
+              ? previousPeriod(periodAt(type, new Date())).start
+              : parseInstant(opts.at, '--at');
+          periodAt(type, at);
+          const found = await findReport(await ctx.db(), userId, type, at);
+          if (ctx.out.json) return ctx.out.data(found);
+          for (const line of renderReport(found)) ctx.out.line(line);
+        }),
+      ),
+    [
+      'sumda report show --user <id> --period weekly',
+      'sumda report show --user <id> --period monthly --at 2026-10-01 --json',
+    ],
+  );
+
+  examples(
+    report
+      .command('stats')
+      .description(
+        'dashboard figures per period: users with reports, average score trend, distribution shift, writing frequency',
+      )
+      .option('--period <type>', 'daily | weekly | monthly | yearly', 'weekly')
+      .option('--since <when>', 'periods starting on or after (a date, or a duration ago: 90d)', '84d')
+      .option('--json', 'machine-readable result on stdout')
+      .action(
+        act<{ period: string; since: string }>(async (ctx, opts) => {
+          const { parsePeriodType } = await import('../../reports/periods.ts');
+          const { reportStats } = await import('../../reports/view.ts');
+          const { seoulDate } = await import('../../time/calendar.ts');
+          const type = parsePeriodType(opts.period, '--period');
+          const since = seoulDate(parseInstant(opts.since, '--since'));
+          const rows = await reportStats(await ctx.db(), type, since);
+          if (ctx.out.json) return ctx.out.data(rows);
+          if (rows.length === 0) return ctx.out.line(`no ${type} reports since ${since}`);
+          const fmt = (n: number | null, signedValue = false) =>
+            n === null ? '-' : signedValue && n > 0 ? `+${n}` : String(n);
+          ctx.out.table(
+            [
+              'period',
+              'users',
+              'avg score',
+              'positive share',
+              'shift',
+              'entries/user',
+              'days/user',
+              'top emotion',
+            ],
+            rows.map((r) => [
+              r.period_start,
+              r.users,
+              fmt(r.avg_score),
+              fmt(r.positive_share),
+              fmt(r.positive_shift, true),
+              r.avg_entries,
+              r.avg_days_written,
+              r.top_emotion,
+            ]),
+          );
+        }),
+      ),
+    ['sumda report stats', 'sumda report stats --period monthly --since 2026-01-01 --json'],
+  );
+
   registerBackfill(report);
 }
 
