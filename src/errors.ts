@@ -63,6 +63,20 @@ export class MigrationFailedError extends SumdaError {
   }
 }
 
+/**
+ * Stored content that does not match its own content hash: a policy version or prompt changed
+ * behind the database's immutability triggers. Refused, never served. Exit 4.
+ */
+export class IntegrityError extends SumdaError {
+  constructor(message: string, options: { hint?: string } = {}) {
+    super(message, {
+      hint: 'restore the row from a backup or publish a new version; see `sumda audit verify`',
+      ...options,
+      exitCode: ExitCode.drift,
+    });
+  }
+}
+
 /** Another process holds a lock we waited for in vain. Exit 5. */
 export class LockBusyError extends SumdaError {
   constructor(message: string, options: { hint?: string } = {}) {

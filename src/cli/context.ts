@@ -13,7 +13,7 @@ import type { DatabaseTarget } from '../db/server.ts';
 import { ExitCode, InterruptedError, PermissionDeniedError, SumdaError, UsageError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { shortenArguments } from '../util/quote.ts';
-import { redactUrl } from '../util/redact.ts';
+import { redactText } from '../util/redact.ts';
 import { createOutput, type Output } from './output.ts';
 import { createProgress, type ProgressReporter } from './progress.ts';
 
@@ -80,20 +80,12 @@ function installSignalHandlers(out: Output): void {
   process.on('SIGTERM', onSignal);
 }
 
-const SECRET_FLAGS = new Set(['--database-url']);
+/**
+ * The command line as the audit trail stores it: every URL's credentials and every key-value
+ * secret redacted, wherever they appear (`--database-url`, a positional argument, an option's value).
+ */
 export function redactArgv(argv: readonly string[]): string {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const [flag, inline] = arg.split(/=(.*)/s, 2) as [string, string | undefined];
-    if (SECRET_FLAGS.has(flag)) {
-      out.push(inline === undefined ? flag : `${flag}=${redactUrl(inline)}`);
-      if (inline === undefined && i + 1 < argv.length) out.push(redactUrl(argv[++i]!));
-      continue;
-    }
-    out.push(/^postgres(ql)?:\/\//.test(arg) ? redactUrl(arg) : arg);
-  }
-  return ['sumda', ...out].join(' ');
+  return ['sumda', ...argv.map((arg) => redactText(arg))].join(' ');
 }
 
 function commandPath(command: Command): string {
@@ -242,7 +234,12 @@ function buildContext(parts: {
             const { writeAudit } = await import('../audit/index.ts');
             await writeAudit(
               db,
-              { actor: null, requestId: parts.requestId, command: ctx.commandLine },
+              {
+                actor: null,
+                requestId: parts.requestId,
+                command: ctx.commandLine,
+                auditKeys: config.auditKeys,
+              },
               {
                 action: 'operator.act',
                 targetType: 'admin',
@@ -261,6 +258,8 @@ function buildContext(parts: {
       actor: await ctx.actor(),
       requestId: parts.requestId,
       command: ctx.commandLine,
+      auditKeys: config.auditKeys,
+      identity: 'declared',
     }),
   };
   return ctx;

@@ -27,6 +27,8 @@ export interface Config {
   readonly dataDir: string;
   /** Keys from SUMDA_ENCRYPTION_KEYS, the first one seals new text; undefined means "not configured". */
   readonly encryptionKeys: readonly EncryptionKey[] | undefined;
+  /** Keys from SUMDA_AUDIT_KEY: the first signs new audit rows, the rest still verify old ones; undefined = unkeyed chain. */
+  readonly auditKeys: readonly EncryptionKey[] | undefined;
   /** The operator's admin e-mail (SUMDA_ACTOR or --as). */
   readonly actor: string | undefined;
   /** LOG_LEVEL / --log-level; undefined means each command's default (warn; the worker: info). */
@@ -86,24 +88,31 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(homedir(), '.local', 'share', 'sumda');
 }
 
-function parseKeys(raw: string, problems: string[]): EncryptionKey[] {
+/**
+ * `<id>:<base64 of 32 bytes>[,…]`. A problem names the variable, the entry's position and the key
+ * id only once it is known to be an id: an entry written the wrong way round (`<key>:<id>`) would
+ * otherwise print the key.
+ */
+function parseKeys(raw: string, problems: string[], variable = 'SUMDA_ENCRYPTION_KEYS'): EncryptionKey[] {
   const keys: EncryptionKey[] = [];
   const seen = new Set<string>();
   for (const [index, part] of raw.split(',').entries()) {
     const item = part.trim();
     const colon = item.indexOf(':');
     if (colon < 0) {
-      problems.push(`SUMDA_ENCRYPTION_KEYS: entry ${index + 1} must look like <key-id>:<base64 of 32 bytes>`);
+      problems.push(`${variable}: entry ${index + 1} must look like <key-id>:<base64 of 32 bytes>`);
       continue;
     }
     const id = item.slice(0, colon);
     const key = Buffer.from(item.slice(colon + 1), 'base64');
     if (!KEY_ID.test(id)) {
-      problems.push(`SUMDA_ENCRYPTION_KEYS: key id ${JSON.stringify(id)} must be 1-32 of [A-Za-z0-9_-]`);
+      problems.push(
+        `${variable}: entry ${index + 1} does not start with a key id (1-32 of [A-Za-z0-9_-]); is it written the wrong way round? It must be <key-id>:<base64>`,
+      );
     } else if (seen.has(id)) {
-      problems.push(`SUMDA_ENCRYPTION_KEYS: key id ${id} appears twice`);
+      problems.push(`${variable}: key id ${id} appears twice`);
     } else if (key.length !== 32) {
-      problems.push(`SUMDA_ENCRYPTION_KEYS: key ${id} must be 32 bytes of base64 (got ${key.length})`);
+      problems.push(`${variable}: key ${id} must be 32 bytes of base64 (got ${key.length})`);
     } else {
       keys.push({ id, key });
     }
@@ -225,6 +234,9 @@ export function loadConfig(
   }
   const rawKeys = pick('SUMDA_ENCRYPTION_KEYS');
   const keys = rawKeys === undefined ? undefined : parseKeys(rawKeys, problems);
+  const rawAuditKeys = pick('SUMDA_AUDIT_KEY');
+  const auditKeys =
+    rawAuditKeys === undefined ? undefined : parseKeys(rawAuditKeys, problems, 'SUMDA_AUDIT_KEY');
   if (raw.SUMDA_ANALYZER === 'openai' && !raw.OPENAI_API_KEY) {
     problems.push('SUMDA_ANALYZER=openai needs OPENAI_API_KEY');
   }
@@ -237,6 +249,7 @@ export function loadConfig(
     databaseUrl: data.DATABASE_URL,
     dataDir: resolve(cwd, data.SUMDA_DATA_DIR ?? defaultDataDir(env)),
     encryptionKeys: keys,
+    auditKeys,
     actor: data.SUMDA_ACTOR?.toLowerCase(),
     logLevel: data.LOG_LEVEL,
     logFormat: data.LOG_FORMAT ?? 'json',
@@ -286,12 +299,15 @@ export function describeConfig(config: Config): Record<string, unknown> {
       : config.databaseUrl
         ? '(unset: commands that read or write diary text refuse, exit 2)'
         : '(unset: a development key in the data folder)',
+    SUMDA_AUDIT_KEY: config.auditKeys
+      ? config.auditKeys.map((k) => `${k.id}:*****`).join(',')
+      : '(unset: the audit chain is not keyed)',
     SUMDA_ACTOR: config.actor ?? '(unset)',
     LOG_LEVEL: config.logLevel ?? '(default: warn; the worker: info)',
     LOG_FORMAT: config.logFormat,
     SUMDA_ANALYZER: config.analyzer,
     OPENAI_API_KEY: config.openai.apiKey ? '*****' : '(unset)',
-    OPENAI_BASE_URL: config.openai.baseUrl ?? '(default)',
+    OPENAI_BASE_URL: config.openai.baseUrl ? redactUrl(config.openai.baseUrl) : '(default)',
     OPENAI_TIMEOUT_MS: config.openai.timeoutMs,
     SUMDA_OPENAI_RPM: config.openai.requestsPerMinute || '(unlimited)',
     SUMDA_METRICS_PORT: config.worker.metricsPort ?? '(none)',

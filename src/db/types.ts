@@ -321,6 +321,9 @@ export interface AuditLogTable {
   command: string | null;
   prev_hash: Buffer;
   row_hash: Buffer;
+  mac: Buffer | null;
+  mac_key_id: string | null;
+  actor_identity: 'login' | 'password' | 'token' | 'declared' | null;
 }
 
 export interface ContentModerationLogsTable {

@@ -13,6 +13,7 @@ import { NotFoundError, UsageError } from '../errors.ts';
 import { applyAt, hasPath, type JsonObject, startLayer } from './merge.ts';
 import { parseOverrideKey } from './resolve.ts';
 import { configProblems, DEFAULT_POLICIES, POLICY_NAMES } from './schemas.ts';
+import { contentHash } from './versions.ts';
 
 export interface OverrideInput {
   target: string;
@@ -189,6 +190,7 @@ export interface LintProblem {
     | 'permanent-override'
     | 'unknown-key'
     | 'invalid-override'
+    | 'tampered-version'
     | 'stale-version'
     | 'invalid-active-version';
   subject: string;
@@ -253,6 +255,20 @@ export async function lintPolicies(
       subject: `${v.policy_name} ${v.version} (${v.scope})`,
       detail: `published ${v.created_at.toISOString().slice(0, 10)}, neither active nor the rollback target`,
     });
+  }
+  // Every published version must still hash to what it was published as (edited behind its trigger otherwise).
+  const versions = await db
+    .selectFrom('admin.ai_policy_versions')
+    .select(['policy_name', 'version', 'scope', 'config', 'content_hash'])
+    .execute();
+  for (const v of versions) {
+    if (contentHash(v.config) !== v.content_hash) {
+      problems.push({
+        kind: 'tampered-version',
+        subject: `${v.policy_name} ${v.version} (${v.scope})`,
+        detail: 'its config does not match its content_hash: changed after publishing; it is never served',
+      });
+    }
   }
   const active = await db
     .selectFrom('admin.ai_policy_active as a')

@@ -5,17 +5,19 @@
  */
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/types.ts';
+import { IntegrityError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { JsonObject } from './merge.ts';
 import { type PolicySnapshot, type Resolution, resolvePolicies, type Subject } from './resolve.ts';
 import type { PolicyName } from './schemas.ts';
+import { checkPolicyContent } from './versions.ts';
 
 export async function loadSnapshot(db: Kysely<Database>): Promise<PolicySnapshot> {
   const [active, overrides, now] = await Promise.all([
     db
       .selectFrom('admin.ai_policy_active as a')
       .innerJoin('admin.ai_policy_versions as v', 'v.id', 'a.version_id')
-      .select(['a.policy_name', 'a.scope', 'v.id', 'v.version', 'v.config'])
+      .select(['a.policy_name', 'a.scope', 'v.id', 'v.version', 'v.config', 'v.content_hash'])
       .execute(),
     db
       .selectFrom('admin.ai_overrides')
@@ -25,6 +27,8 @@ export async function loadSnapshot(db: Kysely<Database>): Promise<PolicySnapshot
       .execute(),
     sql<{ now: Date }>`select now() as now`.execute(db),
   ]);
+  // A version edited behind its immutability trigger is never served (IntegrityError, exit 4).
+  for (const row of active) checkPolicyContent(row);
   return {
     loadedAt: now.rows[0]!.now,
     active: new Map(
@@ -96,10 +100,18 @@ export class PolicyResolver {
       if (!this.#snapshot) throw error;
       // Serve the last good copy and try the database again in a couple of seconds, not on every call.
       this.#fetchedAt = Date.now() - this.#ttlMs + RETRY_AFTER_FAILURE_MS;
-      this.#log?.warn(
-        { err: error, ageMs: Date.now() - this.#fetchedAt },
-        'policy refresh failed; using last known good',
-      );
+      if (error instanceof IntegrityError) {
+        // Someone changed a published version in place: loud, and the tampered copy is not used.
+        this.#log?.error(
+          { err: error },
+          'policy content_hash mismatch; refusing it and using last known good',
+        );
+      } else {
+        this.#log?.warn(
+          { err: error, ageMs: Date.now() - this.#fetchedAt },
+          'policy refresh failed; using last known good',
+        );
+      }
     }
     return this.#snapshot;
   }

@@ -11,7 +11,7 @@ import type { Operation } from '../audit/index.ts';
 import { writeAudit } from '../audit/index.ts';
 import { lockFor, lockNames } from '../db/locks.ts';
 import type { Database } from '../db/types.ts';
-import { NotFoundError, PgCode, pgCode, UsageError } from '../errors.ts';
+import { IntegrityError, NotFoundError, PgCode, pgCode, UsageError } from '../errors.ts';
 import { findPrompt } from '../prompts/index.ts';
 import { canonicalJson, type JsonObject } from './merge.ts';
 import { configProblems, DEFAULT_POLICIES, isPolicyName, POLICY_NAMES, type PolicyName } from './schemas.ts';
@@ -26,6 +26,25 @@ export function requirePolicyName(name: string): PolicyName {
 
 export function contentHash(config: unknown): string {
   return createHash('sha256').update(canonicalJson(config)).digest('hex');
+}
+
+/**
+ * Refuses a policy version whose config no longer hashes to the content_hash it was published
+ * with: it was edited behind the immutability trigger (by the table owner, with the trigger off).
+ * Every read path that serves a version calls this.
+ */
+export function checkPolicyContent(row: {
+  policy_name: string;
+  version: string;
+  scope: string;
+  config: unknown;
+  content_hash: string;
+}): void {
+  if (contentHash(row.config) !== row.content_hash) {
+    throw new IntegrityError(
+      `policy ${row.policy_name} ${row.version} (${row.scope}) does not match its content_hash: it was changed after publishing; refused`,
+    );
+  }
 }
 
 export class InvalidConfigError extends UsageError {
@@ -130,6 +149,7 @@ export async function findVersion(db: Kysely<Database>, name: PolicyName, versio
       hint: `see \`sumda policy history ${name}${scope === 'global' ? '' : ` --scope ${scope}`}\``,
     });
   }
+  checkPolicyContent(row);
   return row;
 }
 
@@ -426,6 +446,7 @@ export async function showConfig(db: Kysely<Database>, name: PolicyName, version
       .where('a.scope', '=', scope)
       .executeTakeFirst();
     if (!active) return { version: 'default', scope: 'built-in', config: DEFAULT_POLICIES[name] as unknown };
+    checkPolicyContent({ ...active, policy_name: name, scope });
     return { ...active, scope };
   }
   const row = await findVersion(db, name, version, scope);

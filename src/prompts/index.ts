@@ -10,7 +10,8 @@ import { mutate } from '../admins/permissions.ts';
 import type { Operation } from '../audit/index.ts';
 import { writeAudit } from '../audit/index.ts';
 import type { Database } from '../db/types.ts';
-import { NotFoundError, PgCode, pgCode, UsageError } from '../errors.ts';
+import { IntegrityError, NotFoundError, PgCode, pgCode, UsageError } from '../errors.ts';
+import { canonicalJson } from '../policy/merge.ts';
 import { BUILTIN_ANALYSIS_PROMPT } from './builtin.ts';
 
 /** Every placeholder a template may use, and what fills it. */
@@ -76,9 +77,7 @@ export async function registerPrompt(db: Kysely<Database>, op: Operation, input:
     throw new UsageError(`--version ${input.version}: 1-40 of A-Z a-z 0-9 _ . -`);
   const problems = templateProblems(input.name, input.template);
   if (problems.length > 0) throw new UsageError(`invalid template: ${problems.join('; ')}`);
-  const hash = createHash('sha256')
-    .update(`${input.model}\n${input.template}\n${JSON.stringify(input.params)}`)
-    .digest('hex');
+  const hash = promptHash(input.model, input.template, input.params);
   return mutate(db, op, 'prompt.register', async (trx) => {
     try {
       const row = await trx
@@ -112,6 +111,30 @@ export async function registerPrompt(db: Kysely<Database>, op: Operation, input:
   });
 }
 
+/** A prompt's content hash: model, template and params (canonical JSON: key order does not matter). */
+export function promptHash(model: string, template: string, params: unknown): string {
+  return createHash('sha256')
+    .update(`${model}\n${template}\n${canonicalJson(params)}`)
+    .digest('hex');
+}
+
+/** Refuses a prompt edited after registration (behind its immutability trigger). */
+function checkPromptContent(
+  row: { name: string; version: string; model: string; template: string; content_hash: string },
+  params: unknown,
+): void {
+  // Prompts registered before hashes were canonical hashed JSON.stringify of the params as given;
+  // jsonb may have reordered those keys, so both spellings are accepted.
+  const legacy = createHash('sha256')
+    .update(`${row.model}\n${row.template}\n${JSON.stringify(params)}`)
+    .digest('hex');
+  if (row.content_hash !== promptHash(row.model, row.template, params) && row.content_hash !== legacy) {
+    throw new IntegrityError(
+      `prompt ${row.name} ${row.version} does not match its content_hash: it was changed after registering; refused`,
+    );
+  }
+}
+
 export interface PromptRecord {
   name: string;
   version: string;
@@ -136,6 +159,7 @@ export async function findPrompt(db: Kysely<Database>, name: string, version: st
     throw new NotFoundError(`prompt ${name} ${version} is not registered`, {
       hint: 'see `sumda prompt list`',
     });
+  checkPromptContent(row, (row.metadata as { params?: unknown }).params ?? {});
   return {
     name: row.name,
     version: row.version,

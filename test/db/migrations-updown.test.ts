@@ -82,6 +82,8 @@ const CREATES: Record<string, { tables: string[]; functions: string[] }> = {
   '0015_slip_released_by': { tables: [], functions: [] },
   // Its tables live in the sumda schema (what the analysis scan and key rotations skip).
   '0016_failure_state': { tables: [], functions: [] },
+  // The audit log's MAC, its key id and how the actor was established.
+  '0017_audit_mac': { tables: [], functions: [] },
 };
 
 const SNAPSHOT_QUERIES: Record<string, string> = {

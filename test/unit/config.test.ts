@@ -29,7 +29,7 @@ describe('loadConfig', () => {
         'DATABASE_URL must start with postgres:// or postgresql://',
         'SUMDA_ACTOR must be an admin e-mail address',
         expect.stringContaining('LOG_LEVEL must be one of'),
-        'SUMDA_ENCRYPTION_KEYS: key id "bad id" must be 1-32 of [A-Za-z0-9_-]',
+        'SUMDA_ENCRYPTION_KEYS: entry 2 does not start with a key id (1-32 of [A-Za-z0-9_-]); is it written the wrong way round? It must be <key-id>:<base64>',
         'SUMDA_ENCRYPTION_KEYS: key k3 must be 32 bytes of base64 (got 3)',
         'SUMDA_ANALYZER=openai needs OPENAI_API_KEY',
       ]),

@@ -37,7 +37,12 @@ export function registerAdmin(program: Command): void {
             const row = opts.bootstrap
               ? await bootstrapAdmin(
                   db,
-                  { actor: null, requestId: ctx.requestId, command: ctx.commandLine },
+                  {
+                    actor: null,
+                    requestId: ctx.requestId,
+                    command: ctx.commandLine,
+                    auditKeys: ctx.config.auditKeys,
+                  },
                   input,
                 )
               : await createAdmin(db, await ctx.operation(), { ...input, role: parseRole(opts.role) });

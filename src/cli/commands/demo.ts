@@ -22,7 +22,7 @@ async function demoOperation(ctx: CommandContext): Promise<Operation> {
   const db = await ctx.db();
   const { resolveActor } = await import('../../admins/actor.ts');
   const { bootstrapAdmin } = await import('../../admins/index.ts');
-  const base = { requestId: ctx.requestId, command: ctx.commandLine };
+  const base = { requestId: ctx.requestId, command: ctx.commandLine, auditKeys: ctx.config.auditKeys };
   let actor: Actor;
   try {
     actor = await resolveActor(db, DEMO_ADMIN);
