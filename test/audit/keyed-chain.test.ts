@@ -89,7 +89,9 @@ describe('keyed chain', () => {
     expect(r.stdout).toContain(`head ${formatAnchor(verdict.head!)}`);
   });
 
-  it('the owner deletes policy.activate and recomputes the chain: only the MACs notice', async () => {
+  it('the owner deletes policy.activate and recomputes the chain: only the MACs notice', {
+    timeout: 120_000,
+  }, async () => {
     const before = await verifyAuditChain(database.db, { keys: [key] });
     const anchor = formatAnchor(before.head!);
     await asOwner(`delete from admin.audit_log where chain_seq = 5; ${CLOSE_GAP(5)}; ${RECHAIN(5)}`);
@@ -137,7 +139,9 @@ describe('anchors', () => {
     ]);
   });
 
-  it('a rewrite before the anchor with the hashes recomputed: the anchored hash differs, even without a key', async () => {
+  it('a rewrite before the anchor with the hashes recomputed: the anchored hash differs, even without a key', {
+    timeout: 120_000,
+  }, async () => {
     await asOwner(`delete from admin.audit_log where chain_seq >= 6`);
     for (const action of ['policy.activate', 'override.set']) await write(action);
     const good = await runSumda(['audit', 'anchor', '--json'], { env: env() });

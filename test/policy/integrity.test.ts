@@ -60,7 +60,9 @@ beforeAll(async () => {
 
 afterAll(() => dropLogins([owner]));
 
-it('an edited policy version is refused on every read path and named by lint', async () => {
+it('an edited policy version is refused on every read path and named by lint', {
+  timeout: 120_000,
+}, async () => {
   expect((await runSumda(['policy', 'show', 'tone', 'v1.0.0'], { env: cliEnv(database.url) })).code).toBe(0);
   await asOwner(
     'admin.ai_policy_versions',
