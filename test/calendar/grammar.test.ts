@@ -5,6 +5,7 @@
  * of the grammar accepts them, and then to the same instant. Last, through the CLI: a malformed
  * `--since` is exit 2 with nothing written (it used to enqueue analyses).
  */
+import type { Command } from 'commander';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { ExitCode, UsageError } from '../../src/errors.ts';
@@ -274,6 +275,31 @@ describe('property: random strings never parse unless they are one of the forms'
   it('every good value parses to what the forms say', () => {
     for (const text of GOOD) expect(instantOf(text, NOW)?.getTime(), text).toBe(oracle(text, NOW));
     expect(GOOD.every((t) => instantOf(t, NOW) !== null)).toBe(true);
+  });
+});
+
+describe('every time option of the command line', () => {
+  it('has a default the grammar reads (a default that fails would make the bare command exit 2)', async () => {
+    const { buildProgram } = await import('../../src/cli/main.ts');
+    const found: string[] = [];
+    const walk = (command: Command, path: string) => {
+      for (const option of command.options) {
+        const kind = /<(when|time|instant|duration)>/.exec(option.flags)?.[1];
+        if (!kind) continue;
+        found.push(`${path} ${option.long}`);
+        if (option.defaultValue === undefined) continue;
+        const value = String(option.defaultValue);
+        // A pause of zero means none: the command reads `0ms` itself before the grammar.
+        if (`${path} ${option.long}` === 'sumda report backfill --throttle' && value === '0ms') continue;
+        const read = kind === 'duration' ? durationMs(value) : instantOf(value, NOW);
+        expect(read, `${path} ${option.long} default ${JSON.stringify(value)}`).not.toBeNull();
+      }
+      for (const sub of command.commands) walk(sub, `${path} ${sub.name()}`);
+    };
+    walk(buildProgram([]), 'sumda');
+    expect(found).toEqual(
+      expect.arrayContaining(['sumda analysis enqueue --since', 'sumda slip stats --since']),
+    );
   });
 });
 

@@ -477,7 +477,7 @@ function registerBilling(program: Command): void {
     billing
       .command('stats')
       .description('revenue by plan, renewal success rate, failure codes, dunning recoveries, churn')
-      .option('--since <when>', 'from (date, ISO time or 30d ago)', '30d ago')
+      .option('--since <when>', 'from (date, ISO time, or 30d for 30 days ago)', '30d')
       .option('--json', 'machine-readable result on stdout')
       .action(
         act<{ since: string }>(async (ctx, opts) => {
