@@ -11,6 +11,7 @@ import type { JobHandler } from './context.ts';
 import { eventsAttendance } from './events-attendance.ts';
 import { housekeeping } from './housekeeping.ts';
 import { keysReencrypt } from './keys-reencrypt.ts';
+import { logsRetention } from './logs-retention.ts';
 import { pointsExpire } from './points-expire.ts';
 import { reportBackfill } from './report-backfill.ts';
 import { reportScheduled } from './report-scheduled.ts';
@@ -27,6 +28,7 @@ export const HANDLERS = {
   keysReencrypt,
   pointsExpire,
   eventsAttendance,
+  logsRetention,
   billingScan,
   billingRenew,
   billingReconcile,

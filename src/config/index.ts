@@ -44,6 +44,12 @@ export interface Config {
     readonly requestsPerMinute: number;
   };
   readonly billing: BillingConfig;
+  /** Days a log row is kept before the logs.retention job deletes it (src/logs/retention.ts). */
+  readonly retention: {
+    readonly apiLogsDays: number;
+    readonly loginLogsDays: number;
+    readonly errorLogsDays: number;
+  };
   readonly worker: {
     /** Port of the worker's /metrics, /healthz and /readyz; undefined = not served. */
     readonly metricsPort: number | undefined;
@@ -144,6 +150,15 @@ const envSchema = z.object({
   SUMDA_METRICS_PORT: positiveInt('SUMDA_METRICS_PORT')
     .max(65_535, 'SUMDA_METRICS_PORT must be a port')
     .optional(),
+  SUMDA_RETENTION_API_LOGS_DAYS: positiveInt('SUMDA_RETENTION_API_LOGS_DAYS')
+    .max(3650, 'SUMDA_RETENTION_API_LOGS_DAYS must be at most 3650')
+    .optional(),
+  SUMDA_RETENTION_LOGIN_LOGS_DAYS: positiveInt('SUMDA_RETENTION_LOGIN_LOGS_DAYS')
+    .max(3650, 'SUMDA_RETENTION_LOGIN_LOGS_DAYS must be at most 3650')
+    .optional(),
+  SUMDA_RETENTION_ERROR_LOGS_DAYS: positiveInt('SUMDA_RETENTION_ERROR_LOGS_DAYS')
+    .max(3650, 'SUMDA_RETENTION_ERROR_LOGS_DAYS must be at most 3650')
+    .optional(),
   SUMDA_DB_POOL_SIZE: positiveInt('SUMDA_DB_POOL_SIZE')
     .min(2, 'SUMDA_DB_POOL_SIZE must be at least 2')
     .max(100, 'SUMDA_DB_POOL_SIZE must be at most 100')
@@ -220,6 +235,9 @@ export function loadConfig(
     SUMDA_OPENAI_RPM: pick('SUMDA_OPENAI_RPM'),
     SUMDA_METRICS_PORT: pick('SUMDA_METRICS_PORT'),
     SUMDA_DB_POOL_SIZE: pick('SUMDA_DB_POOL_SIZE'),
+    SUMDA_RETENTION_API_LOGS_DAYS: pick('SUMDA_RETENTION_API_LOGS_DAYS'),
+    SUMDA_RETENTION_LOGIN_LOGS_DAYS: pick('SUMDA_RETENTION_LOGIN_LOGS_DAYS'),
+    SUMDA_RETENTION_ERROR_LOGS_DAYS: pick('SUMDA_RETENTION_ERROR_LOGS_DAYS'),
     TOSS_SECRET_KEY: pick('TOSS_SECRET_KEY'),
     TOSS_API_URL: pick('TOSS_API_URL'),
     TOSS_TIMEOUT_MS: pick('TOSS_TIMEOUT_MS'),
@@ -259,6 +277,11 @@ export function loadConfig(
       baseUrl: data.OPENAI_BASE_URL,
       timeoutMs: data.OPENAI_TIMEOUT_MS ?? 60_000,
       requestsPerMinute: data.SUMDA_OPENAI_RPM ?? 0,
+    },
+    retention: {
+      apiLogsDays: data.SUMDA_RETENTION_API_LOGS_DAYS ?? 90,
+      loginLogsDays: data.SUMDA_RETENTION_LOGIN_LOGS_DAYS ?? 365,
+      errorLogsDays: data.SUMDA_RETENTION_ERROR_LOGS_DAYS ?? 180,
     },
     worker: {
       metricsPort: data.SUMDA_METRICS_PORT,
@@ -312,6 +335,9 @@ export function describeConfig(config: Config): Record<string, unknown> {
     SUMDA_OPENAI_RPM: config.openai.requestsPerMinute || '(unlimited)',
     SUMDA_METRICS_PORT: config.worker.metricsPort ?? '(none)',
     SUMDA_DB_POOL_SIZE: config.worker.poolSize,
+    SUMDA_RETENTION_API_LOGS_DAYS: config.retention.apiLogsDays,
+    SUMDA_RETENTION_LOGIN_LOGS_DAYS: config.retention.loginLogsDays,
+    SUMDA_RETENTION_ERROR_LOGS_DAYS: config.retention.errorLogsDays,
     TOSS_SECRET_KEY: config.billing.tossSecretKey ? `${config.billing.tossMode}_sk_*****` : '(unset)',
     TOSS_API_URL: redactUrl(config.billing.tossApiUrl),
     TOSS_TIMEOUT_MS: config.billing.tossTimeoutMs,

@@ -135,3 +135,18 @@ export async function moderationHistory(db: Kysely<Database>, diaryId: string) {
     .orderBy('l.created_at')
     .execute();
 }
+
+/** Moderation actions since `since`, per operator and action, and per reason (automatic flags have no operator). */
+export async function moderationStats(db: Kysely<Database>, options: { since: Date }) {
+  const byOperator = await sql<{ operator: string | null; action: string; actions: number }>`
+    select a.email as operator, l.action, count(*)::int as actions
+    from admin.content_moderation_logs l left join admin.admins a on a.id = l.admin_id
+    where l.created_at >= ${options.since}
+    group by a.email, l.action order by a.email nulls first, l.action`.execute(db);
+  const byReason = await sql<{ reason: string; actions: number; operators: number }>`
+    select coalesce(l.reason, '(none)') as reason, count(*)::int as actions, count(distinct l.admin_id)::int as operators
+    from admin.content_moderation_logs l
+    where l.created_at >= ${options.since}
+    group by l.reason order by actions desc, reason limit 50`.execute(db);
+  return { since: options.since, byOperator: byOperator.rows, byReason: byReason.rows };
+}

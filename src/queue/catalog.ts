@@ -252,6 +252,27 @@ export const QUEUES = {
     schedule: { cron: '* * * * *' },
     worker: { batchSize: 1, concurrency: 1 },
   }),
+  logsRetention: define({
+    name: 'logs.retention',
+    description:
+      'delete API, login and error log rows past their retention, a small batch per job, table after table',
+    payload: z
+      .object({
+        table: z.enum(['api_logs', 'login_logs', 'error_logs']).optional(),
+        batchSize: z.number().int().min(1).max(50_000).optional(),
+        requestId,
+      })
+      .strict(),
+    service: 'worker',
+    retryLimit: 5,
+    retryDelaySeconds: 30,
+    retryBackoff: true,
+    expireInSeconds: 300,
+    policy: 'stately',
+    deadLetter: true,
+    schedule: { cron: '40 4 * * *' },
+    worker: { batchSize: 1, concurrency: 1 },
+  }),
 } as const;
 
 export type QueueKey = keyof typeof QUEUES;

@@ -84,6 +84,7 @@ const CREATES: Record<string, { tables: string[]; functions: string[] }> = {
   '0016_failure_state': { tables: [], functions: [] },
   // The audit log's MAC, its key id and how the actor was established.
   '0017_audit_mac': { tables: [], functions: [] },
+  '0018_service_grants': { tables: [], functions: [] },
 };
 
 const SNAPSHOT_QUERIES: Record<string, string> = {

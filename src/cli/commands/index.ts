@@ -3,15 +3,18 @@ import type { Command } from 'commander';
 import { registerAdmin } from './admin.ts';
 import { registerAnalysis } from './analysis.ts';
 import { registerAnnounce } from './announce.ts';
+import { registerApi } from './api.ts';
 import { registerAudit } from './audit.ts';
 import { registerBillingCommands } from './billing.ts';
 import { registerConfig } from './config.ts';
 import { registerDb } from './db.ts';
 import { registerDemo } from './demo.ts';
+import { registerErrors } from './errors.ts';
 import { registerEvent } from './event.ts';
 import { registerFaq } from './faq.ts';
 import { registerJobs } from './jobs.ts';
 import { registerKeys } from './keys.ts';
+import { registerLogs } from './logs.ts';
 import { registerModeration } from './moderation.ts';
 import { registerNotify } from './notify.ts';
 import { registerOverride } from './override.ts';
@@ -21,6 +24,7 @@ import { registerPrompt } from './prompt.ts';
 import { registerQueues } from './queues.ts';
 import { registerReport } from './report.ts';
 import { registerSchedules } from './schedules.ts';
+import { registerSecurity } from './security.ts';
 import { registerSeed } from './seed.ts';
 import { registerSlip } from './slip.ts';
 import { registerSupport } from './support.ts';
@@ -53,6 +57,10 @@ export const COMMANDS: ((program: Command) => void)[] = [
   registerFaq,
   registerAnnounce,
   registerNotify,
+  registerLogs,
+  registerSecurity,
+  registerErrors,
+  registerApi,
   // AI policies and prompts
   registerPolicy,
   registerOverride,

@@ -1,5 +1,6 @@
 /** `sumda moderation …`: the queue of flagged diary entries, and what operators do with them. */
 import { type Command, Option } from 'commander';
+import { parseInstant } from '../../time/grammar.ts';
 import { confirm } from '../confirm.ts';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
@@ -55,6 +56,30 @@ export function registerModeration(program: Command): void {
         }),
       ),
     ['sumda moderation list', 'sumda moderation list --all --json'],
+  );
+
+  examples(
+    moderation
+      .command('stats')
+      .description('moderation actions per operator and action, and per reason')
+      .option('--since <when>', 'since (date, ISO time or 30d)', '30d')
+      .option('--json', 'machine-readable result on stdout')
+      .action(
+        act<{ since: string }>(async (ctx, opts) => {
+          const { moderationStats } = await import('../../moderation/index.ts');
+          const stats = await moderationStats(await ctx.db(), { since: parseInstant(opts.since, '--since') });
+          if (ctx.out.json) return ctx.out.data(stats);
+          ctx.out.table(
+            ['operator', 'action', 'actions'],
+            stats.byOperator.map((r) => [r.operator ?? '(automatic)', r.action, r.actions]),
+          );
+          ctx.out.table(
+            ['reason', 'actions', 'operators'],
+            stats.byReason.map((r) => [r.reason, r.actions, r.operators]),
+          );
+        }),
+      ),
+    ['sumda moderation stats', 'sumda moderation stats --since 7d --json'],
   );
 
   for (const [action, description] of ACTIONS) {
