@@ -83,9 +83,16 @@ export async function installQueues(boss: PgBoss): Promise<void> {
     }
     const options = {
       ...queueOptions(def),
+      ...(def.partition ? { partition: true } : {}),
       ...(def.deadLetter ? { deadLetter: deadLetterName(def.name) } : {}),
     };
     await boss.createQueue(def.name, options);
+    // pg-boss fixes a queue's policy at creation. Relaxing stately to standard (slip.check) is safe
+    // in place — it only drops a uniqueness rule — so existing installs get it too: the queue row and
+    // its waiting jobs are updated in one statement, and workers of either version keep working.
+    if (def.policy === 'standard') {
+      await boss.getDb().executeSql(PLANS.relaxToStandard, [def.name]);
+    }
     // A queue's policy is fixed at creation; its retry, expiry and heartbeat settings follow the
     // catalog (so existing installs get heartbeats too; jobs already queued keep what they had).
     const { policy: _policy, ...mutable } = queueOptions(def);

@@ -27,6 +27,12 @@ export interface QueueDefinition<P extends z.ZodType = z.ZodType, N extends stri
   expireInSeconds: number;
   /** stately: at most one queued and one active job per singleton key; short: at most one queued per key. */
   policy: 'standard' | 'stately' | 'short';
+  /**
+   * A table of its own instead of pg-boss's shared `job_common`: for hot queues that build large
+   * backlogs (their fetches and vacuums no longer wade through every other queue's rows). Fixed at
+   * creation; an existing install keeps its table (see installQueues).
+   */
+  partition?: boolean;
   deadLetter: boolean;
   /** Cron in Asia/Seoul; the scheduler sends one job per tick. */
   schedule?: { cron: string; data?: Record<string, unknown> };
@@ -82,7 +88,11 @@ export const QUEUES = {
     retryDelaySeconds: 5,
     retryBackoff: true,
     expireInSeconds: 120,
-    policy: 'stately',
+    // Not stately: the singleton key (the analysis id) is unique already — a check is enqueued once,
+    // in the transaction that stores its analysis — and the stately fetch's per-row singleton probe
+    // was the cost of the backlog cliff (README "Backlogs"; bench/backlog.ts).
+    policy: 'standard',
+    partition: true,
     deadLetter: true,
     worker: { batchSize: 20, concurrency: 40 },
   }),

@@ -60,4 +60,15 @@ export const PLANS = {
     set start_after = now()
     where name = any($1::text[]) and state = 'retry' and start_after > now()
       and output @> '{"value": {"message": "job heartbeat timeout"}}'::jsonb`,
+  /**
+   * Turns a queue installed as `stately` into `standard`, with its jobs not yet finished (the policy
+   * is copied onto each job and read by pg-boss's fetch and indexes). A no-op when it already is.
+   * $1 queue.
+   */
+  relaxToStandard: `
+    with q as (
+      update pgboss.queue set policy = 'standard' where name = $1 and policy = 'stately' returning name
+    )
+    update pgboss.job j set policy = 'standard'
+    from q where j.name = q.name and j.policy = 'stately' and j.state < 'completed'`,
 } as const;

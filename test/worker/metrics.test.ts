@@ -130,7 +130,8 @@ async function enqueue(n: number): Promise<void> {
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 
-describe('worker --metrics-port', () => {
+// Subprocess workers on a shared 2-core machine: generous bounds (none of them is a timing assertion).
+describe('worker --metrics-port', { timeout: 120_000 }, () => {
   it('serves metrics that parse, count jobs, model calls and slip decisions, and carry no ids', async () => {
     await enqueue(6);
     const base = await startWorker({ SUMDA_ANALYZER: 'local' }, ['--queues', 'analysis.run,slip.check']);
