@@ -278,7 +278,16 @@ describe('segments', () => {
       .values({ code: 'basic', name: '베이직', price: 9900, billing_interval: 'month' })
       .execute();
     const subscribe = (userId: string, status: 'trial' | 'active' | 'past_due' | 'canceled') =>
-      db.insertInto('subscriptions').values({ user_id: userId, plan: 'basic', status }).execute();
+      db
+        .insertInto('subscriptions')
+        .values({
+          user_id: userId,
+          plan: 'basic',
+          status,
+          // A subscription in dunning says since when (subscriptions_past_due_check).
+          past_due_since: status === 'past_due' ? new Date(Date.now() - 2 * DAY) : null,
+        })
+        .execute();
     await subscribe(await make('paying'), 'active');
     await subscribe(await make('retrying'), 'past_due');
     await subscribe(await make('trying'), 'trial');
