@@ -2,13 +2,31 @@
  * The sumda command line: global options, the one list of commands, and commander's own errors
  * (unknown command or option, missing argument) mapped to exit 2 with a "did you mean".
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, Help, Option } from 'commander';
 import { ExitCode } from '../errors.ts';
 import { shortenArguments } from '../util/quote.ts';
 import { COMMANDS } from './commands/index.ts';
+import { MANIFEST } from './commands/manifest.ts';
+import { registerCompletion } from './completion.ts';
 import { exitCodeHelp } from './help.ts';
 
-export function buildProgram(argv: readonly string[] = process.argv.slice(2)): Command {
+export interface BuildOptions {
+  /** Load every command module (completion scripts, the manifest check); default: only those named in argv. */
+  all?: boolean;
+}
+
+/**
+ * The program. Only the command modules this command line names are loaded; every other top-level
+ * command is a stub from the manifest (name, description, usage term), which is all `sumda --help`
+ * and "did you mean" need. A module missing from the manifest is loaded, so a stale manifest costs
+ * time, never a command.
+ */
+export async function buildProgram(
+  argv: readonly string[] = process.argv.slice(2),
+  options: BuildOptions = {},
+): Promise<Command> {
+  const named = new Set(argv);
+  const stubTerms = new Map<Command, string>();
   const program = new Command('sumda')
     .description(
       'Operations CLI and job runner for 숨다 (Sumda): migrations, policies, workers, slips, reports',
@@ -29,12 +47,28 @@ export function buildProgram(argv: readonly string[] = process.argv.slice(2)): C
     .configureOutput({ outputError: (text, write) => write(`${shortenArguments(text.trimEnd(), argv)}\n`) })
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError(true)
-    .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
+    .configureHelp({
+      sortSubcommands: false,
+      showGlobalOptions: true,
+      subcommandTerm(this: Help, cmd: Command) {
+        return stubTerms.get(cmd) ?? Help.prototype.subcommandTerm.call(this, cmd);
+      },
+    })
     .addHelpText('after', `${exitCodeHelp()}\nsumda --version prints the version.\n`)
     .hook('preAction', (_thisCommand, actionCommand) => {
       if (actionCommand.optsWithGlobals().color === false) process.env.NO_COLOR = '1';
     });
-  for (const register of COMMANDS) register(program);
+  for (const module of COMMANDS) {
+    const entries = MANIFEST[module.file];
+    if (options.all || !entries || entries.some((e) => named.has(e.name))) {
+      (await module.load())(program);
+      continue;
+    }
+    for (const entry of entries) {
+      stubTerms.set(program.command(entry.name).description(entry.description), entry.term);
+    }
+  }
+  registerCompletion(program, () => buildProgram([], { all: true }));
   program.commands.forEach(applyExitOverride);
   program.exitOverride();
   return program;
@@ -55,7 +89,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   endQuietlyOnClosedStdout();
-  const program = buildProgram(argv.slice(2));
+  const program = await buildProgram(argv.slice(2));
   try {
     await program.parseAsync(argv);
   } catch (error) {
