@@ -296,7 +296,7 @@ describe('every time option of the command line', () => {
       }
       for (const sub of command.commands) walk(sub, `${path} ${sub.name()}`);
     };
-    walk(buildProgram([]), 'sumda');
+    walk(await buildProgram([], { all: true }), 'sumda');
     expect(found).toEqual(
       expect.arrayContaining(['sumda analysis enqueue --since', 'sumda slip stats --since']),
     );
