@@ -157,6 +157,34 @@ export const MANIFEST: Record<string, ManifestEntry[]> = {
       term: 'notify',
     },
   ],
+  'logs.ts': [
+    {
+      name: 'logs',
+      description: 'log tables: retention of API, login and error logs',
+      term: 'logs',
+    },
+  ],
+  'security.ts': [
+    {
+      name: 'security',
+      description: 'security views over admin.login_logs',
+      term: 'security',
+    },
+  ],
+  'errors.ts': [
+    {
+      name: 'errors',
+      description: 'the error log of every service',
+      term: 'errors',
+    },
+  ],
+  'api.ts': [
+    {
+      name: 'api',
+      description: "the app API's request log (admin.api_logs)",
+      term: 'api',
+    },
+  ],
   'policy.ts': [
     {
       name: 'policy',
