@@ -23,7 +23,7 @@ function billingDeps(ctx: JobContext, signal?: AbortSignal): BillingDeps {
 /** Without a Toss key the scheduled billing jobs do nothing (and say so) rather than fail every tick. */
 function unconfigured(ctx: JobContext, jobs: { id: string }[]): JobOutcome[] | undefined {
   if (ctx.config.billing.tossSecretKey) return undefined;
-  ctx.log.warn('TOSS_SECRET_KEY is not set: billing jobs skip (no renewals, no reconciliation)');
+  ctx.log.info('TOSS_SECRET_KEY is not set: billing jobs skip (no renewals, no reconciliation)');
   return jobs.map((j) => ({
     id: j.id,
     status: 'completed',

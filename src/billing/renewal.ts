@@ -336,6 +336,7 @@ interface RenewalView extends SubscriptionRow {
   open_amount: number | null;
   last_attempt: number;
   cap: number | null;
+  paid_id: string | null;
 }
 
 /**
@@ -351,6 +352,9 @@ async function loadForRenewal(trx: Trx, id: string, now: Date): Promise<RenewalV
            u.state as user_state, u.email as user_email, u.nickname as user_nickname,
            p.code as plan_code, p.name as plan_name, p.price as plan_price, p.billing_interval as plan_interval,
            o.id as open_id, o.order_id as open_order_id, o.amount as open_amount,
+           (select x.id from public.payments x
+             where x.subscription_id = s.id and x.kind = 'renewal' and x.period_start = s.next_billing_at
+               and x.status in ('approved', 'partially_refunded', 'refunded') limit 1) as paid_id,
            (select coalesce(max(x.attempt), 0) from public.payments x
              where x.subscription_id = s.id and x.kind = 'renewal' and x.period_start = s.next_billing_at)::int as last_attempt,
            greatest(
@@ -401,6 +405,12 @@ async function prepare(
       fromStatus: sub.status,
       period: due,
     };
+    if (sub.paid_id) {
+      // This period is already paid (imported data, or a settle that could not move the row): move
+      // on without charging again.
+      await advancePeriod(trx, sub, plan, { id: sub.paid_id, approvedAt: now }, now);
+      return { subscriptionId, outcome: 'approved' as const, code: 'ALREADY_PAID' };
+    }
     const common = {
       advance,
       customerKey: sub.customer_key ?? `cus_${sub.user_id.replaceAll('-', '')}`,

@@ -349,6 +349,7 @@ export async function seed(
         from generate_series(0, 12) g(n)
       ) m
       where s.user_id = any(${userIds}::uuid[]) and s.status <> 'trial' and m.at <= least(coalesce(s.end_date, now()), now())
+        and (s.next_billing_at is null or m.at < s.next_billing_at)
       on conflict do nothing`.execute(trx);
     // Sessions last: about one entry in three starts with a login, now and then after a failed attempt.
     const logins = await sql`

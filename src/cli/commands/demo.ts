@@ -197,6 +197,25 @@ export function registerDemo(program: Command): void {
           heading(ctx, '5. reports');
           const shown = await demoReport(ctx, op);
           summary.report = shown;
+          heading(
+            ctx,
+            '6. billing renewals — a SIMULATION against an in-process Toss double (no real card is charged)',
+          );
+          const { simulateBilling } = await import('../../billing/demo.ts');
+          const billing = await simulateBilling(await ctx.db(), keyring, ctx.config.billing);
+          summary.billing = { simulation: true, ...billing };
+          if (!ctx.out.json) {
+            ctx.out.line(
+              `  ${billing.due} subscriptions were due; one card declines, one answer in ten is dropped after charging`,
+            );
+            ctx.out.table(
+              ['outcome', 'subscriptions'],
+              Object.entries(billing.outcomes).map(([k, v]) => [k, v]),
+            );
+            ctx.out.line(
+              `  ${billing.droppedAnswers} answers lost → ${billing.reconciled} settled by order-id look-up; ${billing.charges} charges in the double's ledger, ${billing.chargedTwice} subscriptions charged twice`,
+            );
+          }
 
           if (ctx.out.json) return ctx.out.data(summary);
           heading(ctx, 'next');
@@ -209,6 +228,9 @@ export function registerDemo(program: Command): void {
           );
           ctx.out.line('  sumda report stats             # weekly report figures across users');
           ctx.out.line('  sumda audit list               # everything the demo changed, and who did it');
+          ctx.out.line(
+            '  sumda billing stats            # the simulated renewals: revenue, failures, dunning',
+          );
           ctx.out.line('  sumda db url --reveal          # connect with psql');
         }),
       ),
