@@ -446,34 +446,37 @@ async function startMetrics(
   const { sql } = await import('kysely');
   const { schemaVersion, isCurrent } = await import('../src/db/schema-version.ts');
   const metrics = createWorkerMetrics({ db, definitions });
+  const readiness = async () => {
+    const draining = options.signal.aborted;
+    const database = await within(READY_CHECK_TIMEOUT_MS, sql`select 1`.execute(db), 'the database check')
+      .then(() => ({ ok: true }))
+      .catch((error: unknown) => ({ ok: false, detail: `unreachable: ${(error as Error).message}` }));
+    const schema = database.ok
+      ? await within(READY_CHECK_TIMEOUT_MS, schemaVersion(db), 'the schema check')
+          .then((v) =>
+            isCurrent(v)
+              ? { ok: true, detail: v.applied ?? '' }
+              : { ok: false, detail: `pending ${v.pending.length}, unknown ${v.unknown.length}` },
+          )
+          .catch((error: unknown) => ({ ok: false, detail: (error as Error).message }))
+      : { ok: false, detail: 'not checked: the database is unreachable' };
+    return {
+      database,
+      schema,
+      accepting: draining
+        ? { ok: false, detail: 'draining' }
+        : isRunning()
+          ? { ok: true }
+          : { ok: false, detail: 'starting' },
+    };
+  };
+  // /readyz as a metric, for the "no worker ready" alert.
+  metrics.readyGauge(async () => Object.values(await readiness()).every((c) => c.ok));
   const server = await startProbeServer({
     port: options.metricsPort!,
     host: options.metricsHost,
     registry: metrics.registry,
-    readiness: async () => {
-      const draining = options.signal.aborted;
-      const database = await within(READY_CHECK_TIMEOUT_MS, sql`select 1`.execute(db), 'the database check')
-        .then(() => ({ ok: true }))
-        .catch((error: unknown) => ({ ok: false, detail: `unreachable: ${(error as Error).message}` }));
-      const schema = database.ok
-        ? await within(READY_CHECK_TIMEOUT_MS, schemaVersion(db), 'the schema check')
-            .then((v) =>
-              isCurrent(v)
-                ? { ok: true, detail: v.applied ?? '' }
-                : { ok: false, detail: `pending ${v.pending.length}, unknown ${v.unknown.length}` },
-            )
-            .catch((error: unknown) => ({ ok: false, detail: (error as Error).message }))
-        : { ok: false, detail: 'not checked: the database is unreachable' };
-      return {
-        database,
-        schema,
-        accepting: draining
-          ? { ok: false, detail: 'draining' }
-          : isRunning()
-            ? { ok: true }
-            : { ok: false, detail: 'starting' },
-      };
-    },
+    readiness,
   });
   onCleanup(() => server.close());
   options.log.info({ port: server.port }, 'metrics and probes listening');

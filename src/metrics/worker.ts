@@ -72,6 +72,8 @@ export interface WorkerMetrics {
   instrumentAnalyzer(analyzer: Analyzer): Analyzer;
   /** Wraps a budget so waits for the next window are counted. */
   instrumentBudget(budget: Budget, name: string): Budget;
+  /** Registers `sumda_worker_ready` (1 when every readiness check passes), evaluated per scrape. */
+  readyGauge(isReady: () => Promise<boolean>): void;
   /** Reads the output a settled job left, for the metrics that live in outputs (slip decisions). */
   observeOutput(queue: string, output: unknown): void;
 }
@@ -305,6 +307,16 @@ export function createWorkerMetrics(options: {
           }
         },
       };
+    },
+    readyGauge(isReady) {
+      new Gauge({
+        name: 'sumda_worker_ready',
+        help: 'Whether this worker is ready (database reachable, schema current, running and not draining)',
+        registers,
+        async collect() {
+          this.set((await isReady().catch(() => false)) ? 1 : 0);
+        },
+      });
     },
     observeOutput(queue, output) {
       if (queue !== 'slip.check' || !output || typeof output !== 'object') return;

@@ -180,6 +180,7 @@ describe('worker --metrics-port', { timeout: 120_000 }, () => {
     expect(family(families, 'sumda_dead_letters').samples.map((m) => m.labels.queue)).toContain('slip.check');
     // Default process metrics.
     expect(family(families, 'process_resident_memory_bytes').samples).toHaveLength(1);
+    expect(sampleValue(families, 'sumda_worker_ready', {})).toBe(1);
     // No label anywhere carries an id.
     for (const f of families) {
       for (const m of f.samples) {
@@ -239,10 +240,8 @@ describe('worker --metrics-port', { timeout: 120_000 }, () => {
       checks: { database: { ok: true }, accepting: { ok: false, detail: 'draining' } },
     });
     expect((await get(`${base}/healthz`)).status).toBe(200);
-    expect(
-      sampleValue(parsePrometheus((await get(`${base}/metrics`)).body), 'sumda_jobs_in_flight', {
-        queue: 'analysis.run',
-      }),
-    ).toBe(1);
+    const draining = parsePrometheus((await get(`${base}/metrics`)).body);
+    expect(sampleValue(draining, 'sumda_jobs_in_flight', { queue: 'analysis.run' })).toBe(1);
+    expect(sampleValue(draining, 'sumda_worker_ready', {})).toBe(0);
   });
 });
