@@ -17,9 +17,11 @@ import { sealBillingKey } from '../billing/keys.ts';
 import { type Keyring, seal } from '../crypto/index.ts';
 import type { Database } from '../db/types.ts';
 import { UsageError } from '../errors.ts';
+import { processAttendance } from '../events/index.ts';
 import { notifyAll } from '../notifications/index.ts';
 import { addDays, parseCalendarDate, seoulDate, startOfSeoulDay } from '../time/calendar.ts';
 import { createRng, generateDiary, MOODS, type MoodKind, type Rng } from './corpus.ts';
+import { seedServiceOperations } from './service.ts';
 
 export interface SeedOptions {
   users: number;
@@ -373,11 +375,10 @@ export async function seed(
       values (${eventId}, '매일 한 줄 일기 챌린지', '하루 한 줄이라도 기록하면 출석으로 인정돼요. 7일 연속 기록 시 포인트를 드려요.',
               ${eventStart}::timestamptz at time zone 'Asia/Seoul', null)
       on conflict (id) do nothing`.execute(trx);
+    // Rows as the app writes them: streaks and rewards are the events.attendance job's (run below).
     const attendance = await sql`
-      insert into public.event_attendance (user_id, event_id, date, streak, reward_code)
-      select user_id, ${eventId}::uuid, day,
-             row_number() over (partition by user_id, grp order by day) as streak,
-             case when row_number() over (partition by user_id, grp order by day) % 7 = 0 then 'STREAK7' end
+      insert into public.event_attendance (user_id, event_id, date)
+      select user_id, ${eventId}::uuid, day
       from (
         select user_id, day, day - (row_number() over (partition by user_id order by day))::int as grp
         from (select distinct user_id, (created_at at time zone 'Asia/Seoul')::date as day
@@ -399,7 +400,9 @@ export async function seed(
         visibleFrom: eventStart,
       },
     );
+    const service = await seedServiceOperations(trx, { userIds, seed: s, firstDay, endDate, eventId });
     const result = {
+      ...service,
       subscriptions: Number(subscriptions.numAffectedRows ?? 0),
       payments: Number(payments.numAffectedRows ?? 0),
       logins: Number(logins.numAffectedRows ?? 0),
@@ -412,6 +415,11 @@ export async function seed(
     });
     return result;
   });
+  // What the events.attendance job would do next: streaks, and the rewards they reach.
+  for (;;) {
+    const run = await processAttendance(db);
+    if (!run.more) break;
+  }
   // Fresh planner statistics: the next queries (analysis, reports) run on tables that just grew.
   await sql`analyze public.users, public.diary_entries, public.subscriptions, public.payments, admin.login_logs`.execute(
     db,
