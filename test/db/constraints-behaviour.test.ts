@@ -330,7 +330,7 @@ describe('catalog', () => {
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
        where n.nspname in ('public', 'admin') and c.relkind = 'r' and c.relname <> 'sumda_migrations'`,
     );
-    expect(r.rows).toHaveLength(31);
+    expect(r.rows).toHaveLength(32);
     expect(r.rows.filter((row) => !row.comment || row.comment.includes('\n'))).toEqual([]);
   });
 
@@ -356,6 +356,7 @@ describe('catalog', () => {
       'admin.ai_policy_versions.ai_policy_versions_created_by_fkey',
       'admin.prompt_registry.prompt_registry_created_by_fkey',
       'admin.slip_conditions.slip_conditions_override_by_fkey',
+      'admin.slip_conditions.slip_conditions_released_by_fkey',
       'admin.slip_conditions.slip_conditions_reviewed_by_fkey',
       'public.billing_consents.billing_consents_recorded_by_fkey',
       'public.payment_refunds.payment_refunds_requested_by_fkey',

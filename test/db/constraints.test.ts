@@ -93,6 +93,8 @@ const SPECS: Record<string, TableSpec> = {
       { constraint: 'audit_log_action_check', code: CHECK, patch: { action: 'Activate' } },
       { constraint: 'audit_log_outcome_check', code: CHECK, patch: { outcome: 'maybe' } },
       { constraint: 'audit_log_actor_id_fkey', code: FK, patch: { actor_id: missing() } },
+      { constraint: 'audit_log_actor_identity_check', code: CHECK, patch: { actor_identity: 'claimed' } },
+      { constraint: 'audit_log_mac_check', code: CHECK, patch: { mac_key_id: 'k1' } },
       {
         // A REPEATABLE READ snapshot taken before another writer committed computes a chain_seq that
         // is already taken: the UNIQUE refuses it instead of forking the chain.
@@ -578,6 +580,12 @@ const SPECS: Record<string, TableSpec> = {
         patch: { override_by: missing(), override_reason: 'r' },
       },
       { constraint: 'slip_conditions_override_check', code: CHECK, patch: { override_by: F.adminA } },
+      {
+        constraint: 'slip_conditions_released_by_fkey',
+        code: FK,
+        patch: { released_by: missing(), released_at: '2026-01-02T00:00:00Z', release_reason: 'operator' },
+      },
+      { constraint: 'slip_conditions_released_by_check', code: CHECK, patch: { released_by: F.adminA } },
       {
         constraint: 'slip_conditions_reviewed_by_fkey',
         code: FK,
