@@ -22,6 +22,7 @@ export const PERMISSIONS = {
   'prompt.register': 'admin',
   'keys.rotate': 'admin',
   'seed.run': 'admin',
+  'db.down': 'admin',
   'override.set': 'manager',
   'override.expire': 'manager',
   'slip.release': 'manager',

@@ -74,15 +74,15 @@ export async function writeAudit(db: Kysely<Database>, op: Operation, record: Au
     outcome: record.outcome ?? 'success',
     request_id: op.requestId,
     command: op.command,
-    actor_identity: op.identity ?? null,
+    // Only when known, so an unsigned row without it also fits the table as it was before 0017.
+    ...(op.identity ? { actor_identity: op.identity } : {}),
   };
   const insert = async (trx: Kysely<Database>, mac: Buffer | null, expected: Buffer | null) => {
     const row = await trx
       .insertInto('admin.audit_log')
       .values({
         ...values,
-        mac,
-        mac_key_id: mac ? signer!.id : null,
+        ...(mac ? { mac, mac_key_id: signer!.id } : {}),
         // Overwritten by the BEFORE INSERT trigger, which computes the chain.
         chain_seq: 0,
         prev_hash: Buffer.alloc(0),
@@ -112,7 +112,7 @@ export async function writeAudit(db: Kysely<Database>, op: Operation, record: Au
       trx,
     );
     const expected = hash.rows[0]!.h;
-    return insert(trx, auditMac(signer.key, expected, values.actor_identity), expected);
+    return insert(trx, auditMac(signer.key, expected, op.identity ?? null), expected);
   };
   return db.isTransaction ? signed(db) : db.transaction().execute(signed);
 }

@@ -357,12 +357,113 @@ export async function migrate(options: MigratorOptions & { dryRun?: boolean }): 
 export interface DownResult {
   reverted: string[];
   dryRun: boolean;
+  /** What the steps would drop that holds data (found by running them in a transaction rolled back). */
+  losses: DataLoss[];
+}
+
+/** A table, or a column of a table that stays, that the reverted steps drop while it holds rows. */
+export interface DataLoss {
+  table: string;
+  column: string | null;
+  /** Rows holding data, counted up to LOSS_COUNT_CAP (`>= cap` means at least that many). */
+  rows: number;
+}
+
+/** The audit trail: `db down` never drops it (nor a column of it) while it holds rows, flag or not. */
+export const AUDIT_TABLE = 'admin.audit_log';
+const LOSS_COUNT_CAP = 100_000;
+
+/** Thrown inside the planning transaction to roll it back. */
+class RollbackPlan extends Error {}
+
+/**
+ * What the down steps would drop: runs them all in one transaction (as the real run would, as the
+ * owner), compares the catalog before and after, rolls back, then counts the rows of every dropped
+ * table and the non-null values of every dropped column. Under the migration lock, so nothing moves
+ * between this plan and the run.
+ */
+async function planLosses(
+  db: Kysely<any>,
+  steps: string[],
+  modules: Map<string, MigrationModule>,
+): Promise<{ losses: DataLoss[]; dropped: string[] }> {
+  const catalog = async (executor: Kysely<any>) =>
+    (
+      await sql<{ table: string; column: string }>`
+        select c.oid::regclass::text as table, coalesce(a.attname::text, '') as column
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        left join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+        where c.relkind in ('r', 'p') and not c.relispartition
+          and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\_%'`.execute(
+        executor,
+      )
+    ).rows;
+  let before: { table: string; column: string }[] = [];
+  let after: { table: string; column: string }[] = [];
+  try {
+    await db.transaction().execute(async (trx) => {
+      before = await catalog(trx);
+      await actAsOwner(trx, true);
+      for (const name of steps) await runStep(name, 'down', () => modules.get(name)!.down!(trx));
+      after = await catalog(trx);
+      throw new RollbackPlan();
+    });
+  } catch (error) {
+    if (!(error instanceof RollbackPlan)) throw error;
+  }
+  const remainingTables = new Set(after.map((r) => r.table));
+  const remainingColumns = new Set(after.map((r) => `${r.table}|${r.column}`));
+  const droppedTables = [...new Set(before.map((r) => r.table))].filter((t) => !remainingTables.has(t));
+  const droppedColumns = before.filter(
+    (r) => r.column && remainingTables.has(r.table) && !remainingColumns.has(`${r.table}|${r.column}`),
+  );
+  const losses: DataLoss[] = [];
+  const count = async (from: string, where = sql``) =>
+    (
+      await sql<{
+        n: number;
+      }>`select count(*)::int as n from (select 1 from ${sql.raw(from)} ${where} limit ${LOSS_COUNT_CAP}) x`.execute(
+        db,
+      )
+    ).rows[0]!.n;
+  for (const table of droppedTables.sort()) {
+    const rows = await count(table);
+    if (rows > 0) losses.push({ table, column: null, rows });
+  }
+  for (const { table, column } of droppedColumns) {
+    const rows = await count(table, sql`where ${sql.ref(column)} is not null`);
+    if (rows > 0) losses.push({ table, column, rows });
+  }
+  return { losses, dropped: droppedTables };
+}
+
+function describeLoss(loss: DataLoss): string {
+  const n = loss.rows >= LOSS_COUNT_CAP ? `${LOSS_COUNT_CAP}+` : String(loss.rows);
+  return loss.column ? `${loss.table}.${loss.column} (${n} rows with values)` : `${loss.table} (${n} rows)`;
 }
 
 /** Reverts the last migration, or every one after `to` (which stays applied). */
-export async function migrateDown(
-  options: MigratorOptions & { to?: string; dryRun?: boolean },
-): Promise<DownResult> {
+export interface DownOptions extends MigratorOptions {
+  to?: string;
+  dryRun?: boolean;
+  /** Drop tables and columns that hold rows (never the audit trail). */
+  allowDataLoss?: boolean;
+  /** Asked with the plan, under the lock, before anything is reverted; throws to abort. */
+  confirm?: (plan: DownPlan) => Promise<void>;
+  /** Records one step, inside the step's transaction, before its down() runs. */
+  record?: (executor: Kysely<any>, step: string, plan: DownPlan) => Promise<void>;
+}
+
+export interface DownPlan {
+  /** Migrations to revert, newest first. */
+  steps: string[];
+  /** Tables and columns dropped while holding rows. */
+  losses: DataLoss[];
+  /** Every table the steps drop, empty or not. */
+  dropped: string[];
+}
+
+export async function migrateDown(options: DownOptions): Promise<DownResult> {
   const files = await listMigrationFiles(options.dir);
   const byName = new Map(files.map((f) => [f.name, f]));
   return withClient(options.url, async (client, db) => {
@@ -392,7 +493,26 @@ export async function migrateDown(
         }
         modules.set(name, mod);
       }
-      if (options.dryRun) return { reverted: steps, dryRun: true };
+      const { losses, dropped } =
+        steps.length > 0 ? await planLosses(db, steps, modules) : { losses: [], dropped: [] };
+      const plan: DownPlan = { steps, losses, dropped };
+      if (options.dryRun) return { reverted: steps, dryRun: true, losses };
+      const audit = losses.filter((l) => l.table === AUDIT_TABLE);
+      if (audit.length > 0) {
+        throw new UsageError(
+          `refusing: reverting ${steps.join(', ')} would drop ${audit.map(describeLoss).join(', ')}; the audit trail is never dropped while it holds rows, --allow-data-loss or not; nothing was reverted`,
+          {
+            hint: 'archive and verify it elsewhere first; a migration that needs it gone must move its rows forward',
+          },
+        );
+      }
+      if (losses.length > 0 && !options.allowDataLoss) {
+        throw new UsageError(
+          `refusing: reverting ${steps.join(', ')} would drop data: ${losses.map(describeLoss).join(', ')}; nothing was reverted`,
+          { hint: 'back it up first, then pass --allow-data-loss' },
+        );
+      }
+      await options.confirm?.(plan);
       for (const name of steps) {
         const mod = modules.get(name)!;
         options.onEvent?.({ type: 'start', name, direction: 'down' });
@@ -402,6 +522,7 @@ export async function migrateDown(
         if (mod.transactional === false) {
           const owner = await actAsOwner(db, false);
           try {
+            await options.record?.(db, name, plan);
             await runStep(name, 'down', () => mod.down!(db));
             await forget(db);
           } finally {
@@ -413,13 +534,14 @@ export async function migrateDown(
               trx,
             );
             await actAsOwner(trx, true);
+            await options.record?.(trx, name, plan);
             await runStep(name, 'down', () => mod.down!(trx));
             await forget(trx);
           });
         }
         options.onEvent?.({ type: 'done', name, direction: 'down', ms: performance.now() - started });
       }
-      return { reverted: steps, dryRun: false };
+      return { reverted: steps, dryRun: false, losses };
     } finally {
       await releaseLock(client);
     }

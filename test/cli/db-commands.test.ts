@@ -118,10 +118,13 @@ describe('sumda db', () => {
     expect((await runSumda(['db', 'migrate'], { env })).code).toBe(4);
   });
 
-  it('down without a TTY and without --yes exits 2 and reverts nothing; with --yes it reverts', async () => {
+  it('down without a TTY and without --yes exits 2 and reverts nothing; with --yes it reverts', {
+    timeout: 120_000,
+  }, async () => {
     const db = await emptyDb();
-    const env = { DATABASE_URL: db.url };
+    const env = { DATABASE_URL: db.url, SUMDA_ACTOR: 'lead@sumda.test' };
     await runSumda(['db', 'migrate'], { env });
+    await runSumda(['admin', 'create', 'lead@sumda.test', '--bootstrap'], { env });
     const count = async () =>
       (await query(db.url, 'select count(*)::int as n from sumda_migrations')).rows[0].n;
     const before = await count();

@@ -175,7 +175,7 @@ describe('down', () => {
       to: '0001_first',
       dryRun: true,
     });
-    expect(plan).toEqual({ reverted: ['0002_second'], dryRun: true });
+    expect(plan).toEqual({ reverted: ['0002_second'], dryRun: true, losses: [] });
     expect(await tables(db.url)).toContain('fixture_second');
     await expect(
       migrateDown({ url: db.url, dir: fixture('migrations-ok'), to: 'nope' }),

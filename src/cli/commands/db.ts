@@ -135,32 +135,93 @@ export function registerDb(program: Command): void {
   examples(
     db
       .command('down')
-      .description('revert the last migration, or every migration after --to NAME')
+      .description(
+        'revert the last migration, or every migration after --to NAME (admin; refuses to drop data unless --allow-data-loss; never drops a non-empty audit log)',
+      )
       .option('--to <name>', 'revert down to (not including) this migration')
-      .option('--dry-run', 'list what would be reverted; change nothing')
+      .option('--dry-run', 'list what would be reverted and the data it would drop; change nothing')
+      .option('--allow-data-loss', 'drop tables and columns that hold rows (never the audit trail)')
       .option('-y, --yes', 'do not ask for confirmation')
       .option('--lock-timeout <duration>', 'how long to wait for another runner', '60s')
       .action(
-        act<{ to?: string; lockTimeout: string }>(async (ctx, opts) => {
+        act<{ to?: string; lockTimeout: string; allowDataLoss?: boolean }>(async (ctx, opts) => {
           const { migrateDown } = await import('../../db/migrator.ts');
-          const options = { ...migratorOptions(ctx, await ctx.databaseUrl(), opts), to: opts.to };
-          const plan = await migrateDown({ ...options, dryRun: true });
-          if (plan.reverted.length === 0) return ctx.out.line('nothing to revert');
-          if (opts.dryRun) {
-            ctx.out.line(`would revert ${plan.reverted.length} migration(s):`);
-            for (const name of plan.reverted) ctx.out.line(`  ${name}`);
+          const { authorize } = await import('../../admins/permissions.ts');
+          const { writeAudit } = await import('../../audit/index.ts');
+          const { sql } = await import('kysely');
+          const db = await ctx.db();
+          const op = await ctx.operation();
+          await authorize(db, op, 'db.down', { type: 'migration', id: opts.to ?? 'last' });
+          const describe = (plan: import('../../db/migrator.ts').DownPlan) =>
+            plan.losses.map((l) =>
+              l.column ? `${l.table}.${l.column}: ${l.rows}` : `${l.table}: ${l.rows} rows`,
+            );
+          const result = await migrateDown({
+            ...migratorOptions(ctx, await ctx.databaseUrl(), opts),
+            to: opts.to,
+            dryRun: Boolean(opts.dryRun),
+            allowDataLoss: Boolean(opts.allowDataLoss),
+            // Planned and confirmed under the same lock hold as the run: nothing moves in between.
+            confirm: async (plan) => {
+              await confirm({
+                yes: Boolean(opts.yes),
+                action:
+                  `revert ${plan.steps.length} migration(s) (${plan.steps.join(', ')})` +
+                  (plan.losses.length > 0 ? ` and DROP DATA: ${describe(plan).join(', ')}` : ''),
+                typed: String(plan.steps.length),
+              });
+            },
+            record: async (executor, step, plan) => {
+              const entry = {
+                action: 'db.down',
+                targetType: 'migration',
+                targetId: step,
+                before: { steps: plan.steps },
+                after: {
+                  dropped: plan.dropped,
+                  losses: plan.losses,
+                  allow_data_loss: Boolean(opts.allowDataLoss),
+                },
+              };
+              const columns = await sql<{ mac: boolean; table: boolean }>`
+                select to_regclass('admin.audit_log') is not null as table,
+                       exists (select 1 from information_schema.columns
+                               where table_schema = 'admin' and table_name = 'audit_log' and column_name = 'mac') as mac`.execute(
+                executor,
+              );
+              const { table, mac } = columns.rows[0]!;
+              // Where the audit table goes (now or later in this run), the record also goes to stderr.
+              if (!table || plan.dropped.includes('admin.audit_log')) {
+                ctx.log.warn(
+                  {
+                    audit: { ...entry, actor: op.actor?.email, requestId: op.requestId, command: op.command },
+                  },
+                  'db.down recorded on stderr: the audit table is dropped',
+                );
+              }
+              if (table) {
+                const bare = { actor: op.actor, requestId: op.requestId, command: op.command };
+                await writeAudit(executor as never, mac ? op : bare, entry);
+              }
+            },
+          });
+          if (result.reverted.length === 0) return ctx.out.line('nothing to revert');
+          if (result.dryRun) {
+            if (ctx.out.json) return ctx.out.data(result);
+            ctx.out.line(`would revert ${result.reverted.length} migration(s):`);
+            for (const name of result.reverted) ctx.out.line(`  ${name}`);
+            for (const line of describe({ steps: result.reverted, losses: result.losses, dropped: [] }))
+              ctx.out.warn(`would drop data: ${line}`);
             return;
           }
-          await confirm({
-            yes: Boolean(opts.yes),
-            action: `revert ${plan.reverted.length} migration(s) (${plan.reverted.join(', ')}) and drop their data`,
-            typed: String(plan.reverted.length),
-          });
-          const result = await migrateDown(options);
           ctx.out.line(`${result.reverted.length} migration(s) reverted`);
         }),
       ),
-    ['sumda db down --dry-run', 'sumda db down --to 0003_admin_tables --yes'],
+    [
+      'sumda db down --dry-run',
+      'sumda db down --to 0013_service_operations --yes',
+      'sumda db down --to 0012_reports --allow-data-loss --yes   # after a backup',
+    ],
   );
 
   examples(
