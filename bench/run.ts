@@ -5,6 +5,7 @@
  * The numbers are printed, never asserted: a missed goal is a finding, not a failure.
  */
 import { runAnalysis } from './analysis.ts';
+import { runBilling } from './billing.ts';
 import { runCorpus } from './corpus.ts';
 import { runEngine } from './engine.ts';
 import { runLatency } from './latency.ts';
@@ -27,6 +28,7 @@ const BENCHMARKS: [string, (bench: Bench) => Promise<Summary>][] = [
   ['analysis', runAnalysis],
   ['latency', runLatency],
   ['corpus', runCorpus],
+  ['billing', runBilling],
   ['notifications', runNotifications],
 ];
 
