@@ -102,6 +102,9 @@ export class InterruptedError extends SumdaError {
 export const PgCode = {
   uniqueViolation: '23505', // another writer got there first
   foreignKeyViolation: '23503',
+  // ON DELETE RESTRICT on a referenced row: PostgreSQL 18 reports restrict_violation where 15
+  // reports foreign_key_violation. Both mean "still referenced"; sumda supports both servers.
+  restrictViolation: '23001',
   checkViolation: '23514',
   notNullViolation: '23502',
   exclusionViolation: '23P01',

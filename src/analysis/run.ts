@@ -213,7 +213,8 @@ export async function analyzeBatch(
                 schema_version: ANALYSIS_SCHEMA_VERSION,
                 analyzer: r.call.analyzer,
                 analyzer_version: r.call.analyzerVersion,
-                model_name: p.model,
+                // What really answered: the requested model for the API, the offline analyzer otherwise.
+                model_name: r.call.analyzer === 'openai' ? p.model : r.call.model,
                 model_version: r.call.model,
                 prompt_name: p.prompt!.name,
                 prompt_version: p.prompt!.version,

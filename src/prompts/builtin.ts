@@ -3,6 +3,7 @@
  * fresh install analyses diaries before anyone registers a prompt. Register your own with
  * `sumda prompt register analysis --version … --file …` and point the analysis policy at it.
  */
+import { promptHash } from './hash.ts';
 import type { PromptRecord } from './index.ts';
 
 const TEMPLATE = `You are the reading companion of 숨다 (Sumda), a private Korean journaling app.
@@ -33,12 +34,14 @@ Diary entry:
 {{diary_text}}
 """`;
 
+const MODEL = 'gpt-4o-mini';
+
 export const BUILTIN_ANALYSIS_PROMPT: PromptRecord = {
   name: 'analysis',
   version: 'builtin-1',
-  model: 'gpt-4o-mini',
+  model: MODEL,
   template: TEMPLATE,
   params: {},
-  contentHash: 'builtin-1',
+  contentHash: promptHash(MODEL, TEMPLATE, {}),
   builtin: true,
 };

@@ -11,8 +11,8 @@ import type { Operation } from '../audit/index.ts';
 import { writeAudit } from '../audit/index.ts';
 import type { Database } from '../db/types.ts';
 import { IntegrityError, NotFoundError, PgCode, pgCode, UsageError } from '../errors.ts';
-import { canonicalJson } from '../policy/merge.ts';
 import { BUILTIN_ANALYSIS_PROMPT } from './builtin.ts';
+import { promptHash } from './hash.ts';
 
 /** Every placeholder a template may use, and what fills it. */
 export const PLACEHOLDERS = {
@@ -112,11 +112,7 @@ export async function registerPrompt(db: Kysely<Database>, op: Operation, input:
 }
 
 /** A prompt's content hash: model, template and params (canonical JSON: key order does not matter). */
-export function promptHash(model: string, template: string, params: unknown): string {
-  return createHash('sha256')
-    .update(`${model}\n${template}\n${canonicalJson(params)}`)
-    .digest('hex');
-}
+export { promptHash };
 
 /** Refuses a prompt edited after registration (behind its immutability trigger). */
 function checkPromptContent(
@@ -171,6 +167,7 @@ export async function findPrompt(db: Kysely<Database>, name: string, version: st
   };
 }
 
+/** The prompts there are: the built-in one (what a fresh install analyses with) first, then the registry. */
 export async function listPrompts(db: Kysely<Database>, name?: string) {
   let query = db
     .selectFrom('admin.prompt_registry as p')
@@ -187,7 +184,20 @@ export async function listPrompts(db: Kysely<Database>, name?: string) {
     .orderBy('p.name')
     .orderBy('p.created_at');
   if (name) query = query.where('p.name', '=', name);
-  return query.execute();
+  const registered = (await query.execute()).map((r) => ({ ...r, builtin: false }));
+  const b = BUILTIN_ANALYSIS_PROMPT;
+  if (name && name !== b.name) return registered;
+  const builtin = {
+    id: null,
+    name: b.name,
+    version: b.version,
+    model: b.model,
+    content_hash: b.contentHash,
+    created_at: null,
+    created_by: '(built in)',
+    builtin: true,
+  };
+  return [builtin, ...registered];
 }
 
 export interface LineDiff {

@@ -78,7 +78,12 @@ describe('template validation', () => {
     ]);
     await expect(register({ name: 'Analysis' })).rejects.toThrow(/prompt name "Analysis"/);
     await expect(register({ version: 'v 2' })).rejects.toThrow(/--version v 2/);
-    expect(await listPrompts(database.db)).toEqual([]);
+    // Nothing registered: only the built-in prompt, listed with its real content hash.
+    expect(await listPrompts(database.db)).toEqual([
+      expect.objectContaining({ name: 'analysis', version: 'builtin-1', builtin: true, id: null }),
+    ]);
+    expect((await listPrompts(database.db))[0]!.content_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(await listPrompts(database.db, 'weekly-report')).toEqual([]);
     expect(await auditRows(database.db, { action: 'prompt.register' })).toEqual([]);
   });
 

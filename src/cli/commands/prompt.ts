@@ -41,7 +41,7 @@ export function registerPrompt(program: Command): void {
   examples(
     prompt
       .command('list [name]')
-      .description('registered prompts')
+      .description('the built-in prompt and the registered ones')
       .option('--json', 'machine-readable result on stdout')
       .action(
         act(async (ctx, _opts, [name]) => {
