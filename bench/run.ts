@@ -10,6 +10,7 @@ import { runCorpus } from './corpus.ts';
 import { runEngine } from './engine.ts';
 import { runLatency } from './latency.ts';
 import { runNotifications } from './notifications.ts';
+import { runPoints } from './points.ts';
 import { runStartup } from './startup.ts';
 import {
   type Bench,
@@ -30,6 +31,7 @@ const BENCHMARKS: [string, (bench: Bench) => Promise<Summary>][] = [
   ['corpus', runCorpus],
   ['billing', runBilling],
   ['notifications', runNotifications],
+  ['points', runPoints],
 ];
 
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
