@@ -11,6 +11,7 @@ import { runEngine } from './engine.ts';
 import { runLatency } from './latency.ts';
 import { runNotifications } from './notifications.ts';
 import { runPoints } from './points.ts';
+import { runReports } from './reports.ts';
 import { runStartup } from './startup.ts';
 import {
   type Bench,
@@ -32,6 +33,7 @@ const BENCHMARKS: [string, (bench: Bench) => Promise<Summary>][] = [
   ['billing', runBilling],
   ['notifications', runNotifications],
   ['points', runPoints],
+  ['reports', runReports],
 ];
 
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
