@@ -23,6 +23,7 @@ export const COMMANDS: CommandModule[] = [
   { file: 'jobs.ts', load: async () => (await import('./jobs.ts')).registerJobs },
   { file: 'queues.ts', load: async () => (await import('./queues.ts')).registerQueues },
   { file: 'schedules.ts', load: async () => (await import('./schedules.ts')).registerSchedules },
+  { file: 'top.ts', load: async () => (await import('./top.ts')).registerTop },
   // the service: analyses, safety, moderation, accounts
   { file: 'analysis.ts', load: async () => (await import('./analysis.ts')).registerAnalysis },
   { file: 'slip.ts', load: async () => (await import('./slip.ts')).registerSlip },

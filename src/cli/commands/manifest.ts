@@ -6,226 +6,231 @@ export interface ManifestEntry {
 }
 
 export const MANIFEST: Record<string, ManifestEntry[]> = {
-  'demo.ts': [
+  "demo.ts": [
     {
-      name: 'demo',
-      description: 'migrate the (embedded) database, seed a small data set and show what sumda does with it',
-      term: 'demo [options]',
-    },
+      "name": "demo",
+      "description": "migrate the (embedded) database, seed a small data set and show what sumda does with it",
+      "term": "demo [options]"
+    }
   ],
-  'db.ts': [
+  "db.ts": [
     {
-      name: 'db',
-      description: 'schema migrations and the embedded PostgreSQL server',
-      term: 'db',
-    },
+      "name": "db",
+      "description": "schema migrations and the embedded PostgreSQL server",
+      "term": "db"
+    }
   ],
-  'config.ts': [
+  "config.ts": [
     {
-      name: 'config',
-      description: 'show the configuration in effect (flags > environment > .env), secrets redacted',
-      term: 'config [options]',
-    },
+      "name": "config",
+      "description": "show the configuration in effect (flags > environment > .env), secrets redacted",
+      "term": "config [options]"
+    }
   ],
-  'seed.ts': [
+  "seed.ts": [
     {
-      name: 'seed',
-      description:
-        'deterministic synthetic data: users, plans, subscriptions, payments, encrypted diaries, logins, events',
-      term: 'seed [options]',
-    },
+      "name": "seed",
+      "description": "deterministic synthetic data: users, plans, subscriptions, payments, encrypted diaries, logins, events",
+      "term": "seed [options]"
+    }
   ],
-  'worker.ts': [
+  "worker.ts": [
     {
-      name: 'worker',
-      description: 'run queued jobs: analysis, slip checks and releases, key rotation, housekeeping',
-      term: 'worker [options]',
-    },
+      "name": "worker",
+      "description": "run queued jobs: analysis, slip checks and releases, key rotation, housekeeping",
+      "term": "worker [options]"
+    }
   ],
-  'jobs.ts': [
+  "jobs.ts": [
     {
-      name: 'jobs',
-      description: 'inspect jobs and retry, cancel or resume them (by id or by filter; audited)',
-      term: 'jobs',
-    },
+      "name": "jobs",
+      "description": "inspect jobs and retry, cancel or resume them (by id or by filter; audited)",
+      "term": "jobs"
+    }
   ],
-  'queues.ts': [
+  "queues.ts": [
     {
-      name: 'queues',
-      description: 'the job queues: their settings, pause and resume',
-      term: 'queues',
-    },
+      "name": "queues",
+      "description": "the job queues: their settings, pause and resume",
+      "term": "queues"
+    }
   ],
-  'schedules.ts': [
+  "schedules.ts": [
     {
-      name: 'schedules',
-      description: 'recurring jobs (cron, Asia/Seoul)',
-      term: 'schedules',
-    },
+      "name": "schedules",
+      "description": "recurring jobs (cron, Asia/Seoul)",
+      "term": "schedules"
+    }
   ],
-  'analysis.ts': [
+  "top.ts": [
     {
-      name: 'analysis',
-      description: 'diary analyses: enqueue ranges, show results, statistics',
-      term: 'analysis',
-    },
+      "name": "top",
+      "description": "live view of the queues: depth, rate, failures, oldest waiting job, dead letters",
+      "term": "top [options]"
+    }
   ],
-  'slip.ts': [
+  "analysis.ts": [
     {
-      name: 'slip',
-      description: 'slips: pauses of the AI reading for users at a hard moment',
-      term: 'slip',
-    },
+      "name": "analysis",
+      "description": "diary analyses: enqueue ranges, show results, statistics",
+      "term": "analysis"
+    }
   ],
-  'moderation.ts': [
+  "slip.ts": [
     {
-      name: 'moderation',
-      description: 'the moderation queue: flagged diary entries (never their text)',
-      term: 'moderation',
-    },
+      "name": "slip",
+      "description": "slips: pauses of the AI reading for users at a hard moment",
+      "term": "slip"
+    }
   ],
-  'user.ts': [
+  "moderation.ts": [
     {
-      name: 'user',
-      description: 'service accounts: the support view and account states',
-      term: 'user',
-    },
+      "name": "moderation",
+      "description": "the moderation queue: flagged diary entries (never their text)",
+      "term": "moderation"
+    }
   ],
-  'billing.ts': [
+  "user.ts": [
     {
-      name: 'plan',
-      description: 'subscription plans: the catalogue on sale (prices in KRW, VAT included)',
-      term: 'plan',
-    },
-    {
-      name: 'subscription',
-      description: 'one subscriber: status, payments, cancel, resume, change plan',
-      term: 'subscription',
-    },
-    {
-      name: 'billing',
-      description: 'renewals through Toss Payments: due, run, reconcile, refund, stats',
-      term: 'billing',
-    },
+      "name": "user",
+      "description": "service accounts: the support view and account states",
+      "term": "user"
+    }
   ],
-  'report.ts': [
+  "billing.ts": [
     {
-      name: 'report',
-      description: 'user reports: periods (Asia/Seoul), backfills, scheduled builds, show and stats',
-      term: 'report',
+      "name": "plan",
+      "description": "subscription plans: the catalogue on sale (prices in KRW, VAT included)",
+      "term": "plan"
     },
-  ],
-  'points.ts': [
     {
-      name: 'points',
-      description: 'the points ledger: grants, deductions, balances, the chain audit and expiry',
-      term: 'points',
+      "name": "subscription",
+      "description": "one subscriber: status, payments, cancel, resume, change plan",
+      "term": "subscription"
     },
-  ],
-  'event.ts': [
     {
-      name: 'event',
-      description: 'operated events (attendance, missions): windows, streak rewards, the event report',
-      term: 'event',
-    },
+      "name": "billing",
+      "description": "renewals through Toss Payments: due, run, reconcile, refund, stats",
+      "term": "billing"
+    }
   ],
-  'support.ts': [
+  "report.ts": [
     {
-      name: 'support',
-      description: 'the support desk: tickets, replies, assignment, SLA',
-      term: 'support',
-    },
+      "name": "report",
+      "description": "user reports: periods (Asia/Seoul), backfills, scheduled builds, show and stats",
+      "term": "report"
+    }
   ],
-  'faq.ts': [
+  "points.ts": [
     {
-      name: 'faq',
-      description: "the app's support FAQ: entries by category, in order",
-      term: 'faq',
-    },
+      "name": "points",
+      "description": "the points ledger: grants, deductions, balances, the chain audit and expiry",
+      "term": "points"
+    }
   ],
-  'announce.ts': [
+  "event.ts": [
     {
-      name: 'announce',
-      description: 'announcements: drafts, publishing with a segment fan-out, expiry, soft delete',
-      term: 'announce',
-    },
+      "name": "event",
+      "description": "operated events (attendance, missions): windows, streak rewards, the event report",
+      "term": "event"
+    }
   ],
-  'notify.ts': [
+  "support.ts": [
     {
-      name: 'notify',
-      description: 'messages to users (through the one notifications module) and read rates',
-      term: 'notify',
-    },
+      "name": "support",
+      "description": "the support desk: tickets, replies, assignment, SLA",
+      "term": "support"
+    }
   ],
-  'logs.ts': [
+  "faq.ts": [
     {
-      name: 'logs',
-      description: 'log tables: retention of API, login and error logs',
-      term: 'logs',
-    },
+      "name": "faq",
+      "description": "the app's support FAQ: entries by category, in order",
+      "term": "faq"
+    }
   ],
-  'security.ts': [
+  "announce.ts": [
     {
-      name: 'security',
-      description: 'security views over admin.login_logs',
-      term: 'security',
-    },
+      "name": "announce",
+      "description": "announcements: drafts, publishing with a segment fan-out, expiry, soft delete",
+      "term": "announce"
+    }
   ],
-  'errors.ts': [
+  "notify.ts": [
     {
-      name: 'errors',
-      description: 'the error log of every service',
-      term: 'errors',
-    },
+      "name": "notify",
+      "description": "messages to users (through the one notifications module) and read rates",
+      "term": "notify"
+    }
   ],
-  'api.ts': [
+  "logs.ts": [
     {
-      name: 'api',
-      description: "the app API's request log (admin.api_logs)",
-      term: 'api',
-    },
+      "name": "logs",
+      "description": "log tables: retention of API, login and error logs",
+      "term": "logs"
+    }
   ],
-  'policy.ts': [
+  "security.ts": [
     {
-      name: 'policy',
-      description:
-        'AI policies (ethics, slip, tone, mode, analysis): versions, the active pointer, resolution',
-      term: 'policy',
-    },
+      "name": "security",
+      "description": "security views over admin.login_logs",
+      "term": "security"
+    }
   ],
-  'override.ts': [
+  "errors.ts": [
     {
-      name: 'override',
-      description: 'per-target overrides of single policy keys, with expiry',
-      term: 'override',
-    },
+      "name": "errors",
+      "description": "the error log of every service",
+      "term": "errors"
+    }
   ],
-  'prompt.ts': [
+  "api.ts": [
     {
-      name: 'prompt',
-      description: 'versioned, immutable prompt templates',
-      term: 'prompt',
-    },
+      "name": "api",
+      "description": "the app API's request log (admin.api_logs)",
+      "term": "api"
+    }
   ],
-  'admin.ts': [
+  "policy.ts": [
     {
-      name: 'admin',
-      description: 'operator accounts and roles (operator < manager < admin)',
-      term: 'admin',
-    },
+      "name": "policy",
+      "description": "AI policies (ethics, slip, tone, mode, analysis): versions, the active pointer, resolution",
+      "term": "policy"
+    }
   ],
-  'audit.ts': [
+  "override.ts": [
     {
-      name: 'audit',
-      description: 'the audit trail: who changed what, when and why',
-      term: 'audit',
-    },
+      "name": "override",
+      "description": "per-target overrides of single policy keys, with expiry",
+      "term": "override"
+    }
   ],
-  'keys.ts': [
+  "prompt.ts": [
     {
-      name: 'keys',
-      description: 'encryption keys of diary text: generate, status, rotate (re-encrypt old entries)',
-      term: 'keys',
-    },
+      "name": "prompt",
+      "description": "versioned, immutable prompt templates",
+      "term": "prompt"
+    }
   ],
+  "admin.ts": [
+    {
+      "name": "admin",
+      "description": "operator accounts and roles (operator < manager < admin)",
+      "term": "admin"
+    }
+  ],
+  "audit.ts": [
+    {
+      "name": "audit",
+      "description": "the audit trail: who changed what, when and why",
+      "term": "audit"
+    }
+  ],
+  "keys.ts": [
+    {
+      "name": "keys",
+      "description": "encryption keys of diary text: generate, status, rotate (re-encrypt old entries)",
+      "term": "keys"
+    }
+  ]
 };
