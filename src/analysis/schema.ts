@@ -101,8 +101,29 @@ export const analysisOutputSchema = z
 export type AnalysisOutput = z.infer<typeof analysisOutputSchema>;
 
 /**
- * Checks a schema-valid answer for what JSON Schema cannot say: exactly one question, distinct
- * keywords, no duplicated ethics tags. Returns every problem (empty = good).
+ * What is safely normalisable in a schema-valid answer, normalised rather than thrown away with a
+ * paid call: the schema sent allows repeated items (OpenAI's strict mode has no uniqueItems), so a
+ * tag or keyword given twice is kept once. Order is kept.
+ */
+export function normaliseAnalysis(output: AnalysisOutput): AnalysisOutput {
+  const seen = new Set<string>();
+  const keywords = output.keywords.filter((k) => {
+    const key = k.trim().toLowerCase();
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  return {
+    ...output,
+    keywords,
+    context_tags: [...new Set(output.context_tags)],
+    ethics_tags: [...new Set(output.ethics_tags)],
+  };
+}
+
+/**
+ * Checks a normalised answer for what JSON Schema cannot say: exactly one question, and at least
+ * three distinct keywords once repeats are dropped. Returns every problem (empty = good).
  */
 export function semanticProblems(output: AnalysisOutput): string[] {
   const problems: string[] = [];
@@ -110,10 +131,8 @@ export function semanticProblems(output: AnalysisOutput): string[] {
   const marks = (q.match(/[?？]/g) ?? []).length;
   if (marks !== 1 || !/[?？]$/.test(q))
     problems.push('reflection_question must be exactly one question ending with "?"');
-  const lowered = output.keywords.map((k) => k.trim().toLowerCase());
-  if (new Set(lowered).size !== lowered.length) problems.push('keywords must be distinct');
-  if (new Set(output.ethics_tags).size !== output.ethics_tags.length)
-    problems.push('ethics_tags must be distinct');
+  const lowered = new Set(output.keywords.map((k) => k.trim().toLowerCase()));
+  if (lowered.size < 3) problems.push('keywords must be at least 3 distinct words');
   return problems;
 }
 
@@ -133,6 +152,7 @@ export function parseAnalysis(
       ),
     };
   }
-  const problems = semanticProblems(parsed.data);
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, value: parsed.data };
+  const normalised = normaliseAnalysis(parsed.data);
+  const problems = semanticProblems(normalised);
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, value: normalised };
 }
