@@ -28,6 +28,7 @@ import {
 } from '../src/queue/boss.ts';
 import { createSharedBudget } from '../src/queue/budget.ts';
 import { ALL_QUEUES, type QueueDefinition } from '../src/queue/catalog.ts';
+import { QUERIES } from '../src/queue/plans.ts';
 import { QueuePump, type SettledBatch } from '../src/queue/pump.ts';
 import type { JobContext } from './context.ts';
 import { handlerOf } from './index.ts';
@@ -117,12 +118,7 @@ export function selectQueues(names: string[] | undefined): readonly QueueDefinit
 
 /** Due jobs (created or retry, start time passed) across the given queues. */
 async function dueCount(db: Kysely<Database>, names: string[]): Promise<number> {
-  const { sql } = await import('kysely');
-  const result = await sql<{ n: number }>`
-    select count(*)::int as n from pgboss.job
-    where name = any(${names}::text[]) and state in ('created', 'retry') and start_after <= now()`.execute(
-    db,
-  );
+  const result = await QUERIES.dueCount(names).execute(db);
   return result.rows[0]?.n ?? 0;
 }
 
@@ -345,12 +341,7 @@ async function waiting(
   db: Kysely<Database>,
   names: string[],
 ): Promise<{ count: number; next: Date | null; nextInMs: number | null }> {
-  const { sql } = await import('kysely');
-  const result = await sql<{ n: number; next: Date | null; next_in_ms: number | null }>`
-    select count(*)::int as n, min(start_after) as next,
-           (extract(epoch from min(start_after) - now()) * 1000)::int as next_in_ms
-    from pgboss.job
-    where name = any(${names}::text[]) and state in ('created', 'retry') and start_after > now()`.execute(db);
+  const result = await QUERIES.waitingCount(names).execute(db);
   const row = result.rows[0];
   return { count: row?.n ?? 0, next: row?.next ?? null, nextInMs: row?.next_in_ms ?? null };
 }

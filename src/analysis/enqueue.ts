@@ -3,11 +3,12 @@
  * an entry that already has a result under the prompt is not enqueued, and a job already waiting
  * for the same (entry, prompt) is not duplicated (the queue's singleton policy).
  */
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { PgBoss } from 'pg-boss';
 import { authorize } from '../admins/permissions.ts';
 import { type Operation, writeAudit } from '../audit/index.ts';
 import type { Database } from '../db/types.ts';
+import { QUERIES } from '../queue/plans.ts';
 import { type ActivePrompt, countUnanalysed, enqueueAnalyses, findUnanalysed } from './run.ts';
 
 export { countUnanalysed };
@@ -46,7 +47,7 @@ export async function enqueueRange(
     after = page.at(-1);
   }
   // Fresh statistics for the job table after a bulk insert (planner estimates made on an empty table mislead).
-  if (enqueued > 10_000) await sql`analyze pgboss.job`.execute(db);
+  if (enqueued > 10_000) await QUERIES.analyzeJobs().execute(db);
   await writeAudit(db, op, {
     action: 'analysis.enqueue',
     targetType: 'prompt',

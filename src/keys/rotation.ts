@@ -25,9 +25,10 @@ import { type Operation, writeAudit } from '../audit/index.ts';
 import { DecryptionError, type Keyring, reseal } from '../crypto/index.ts';
 import type { Database } from '../db/types.ts';
 import { recordError } from '../errorlog.ts';
-import { PgCode, pgCode, SumdaError, UsageError } from '../errors.ts';
+import { SumdaError, UsageError } from '../errors.ts';
 import { enqueue, type PgBoss } from '../queue/boss.ts';
 import { deadLetterName, QUEUES } from '../queue/catalog.ts';
+import { isNoQueueSchema, QUERIES } from '../queue/plans.ts';
 import { seoulDate } from '../time/calendar.ts';
 
 export const ROTATE_ACTION = 'keys.rotate';
@@ -109,15 +110,11 @@ export interface ReencryptJobs {
 export async function reencryptJobs(db: Kysely<Database>): Promise<ReencryptJobs> {
   const name = QUEUES.keysReencrypt.name;
   const jobs: ReencryptJobs = { queued: 0, active: 0, deadLettered: 0 };
-  const rows = await sql<{ name: string; state: string; n: number }>`
-    select name, state::text as state, count(*)::int as n from pgboss.job
-    where (name = ${name} and state in ('created', 'retry', 'active'))
-       or (name = ${deadLetterName(name)} and state in ('created', 'retry'))
-    group by name, state`
+  const rows = await QUERIES.stateCounts(name, deadLetterName(name))
     .execute(db)
     .catch((error: unknown) => {
       // No pg-boss schema yet (no worker has started, migrate ran with --skip-queues): no jobs.
-      if (pgCode(error) === PgCode.undefinedTable) return { rows: [] };
+      if (isNoQueueSchema(error)) return { rows: [] };
       throw error;
     });
   for (const r of rows.rows) {

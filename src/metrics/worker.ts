@@ -8,13 +8,13 @@
  * that small table — never by counting job rows.
  */
 import type { Kysely } from 'kysely';
-import { sql } from 'kysely';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { AnalyzeResult, Analyzer } from '../analysis/analyzer.ts';
 import { costOf } from '../analysis/pricing.ts';
 import type { Database } from '../db/types.ts';
 import type { Budget } from '../queue/budget.ts';
 import { deadLetterName, type QueueDefinition } from '../queue/catalog.ts';
+import { QUERIES } from '../queue/plans.ts';
 
 /** A budget acquire slower than this waited for the next window. */
 const BUDGET_WAIT_MS = 50;
@@ -32,17 +32,7 @@ export interface QueueSnapshot {
 
 /** pg-boss's cached counters for the given queues: one small read of `pgboss.queue`. */
 export async function queueSnapshots(db: Kysely<Database>, names: string[]): Promise<QueueSnapshot[]> {
-  const rows = await sql<{
-    name: string;
-    queued_count: number;
-    ready_count: number;
-    deferred_count: number;
-    active_count: number;
-    ready_oldest_seconds: number | null;
-    monitor_on: Date | null;
-  }>`
-    select name, queued_count, ready_count, deferred_count, active_count, ready_oldest_seconds, monitor_on
-    from pgboss.queue where name = any(${names}::text[]) order by name`.execute(db);
+  const rows = await QUERIES.queueCache(names).execute(db);
   return rows.rows.map((r) => ({
     name: r.name,
     queued: r.queued_count,

@@ -16,7 +16,7 @@ import {
   type QueueKey,
   SCHEDULE_TZ,
 } from './catalog.ts';
-import { isSchemaMismatch, PLANS } from './plans.ts';
+import { EXECUTOR, isSchemaMismatch } from './plans.ts';
 
 export type { Job } from 'pg-boss';
 export { PgBoss } from 'pg-boss';
@@ -91,7 +91,7 @@ export async function installQueues(boss: PgBoss): Promise<void> {
     // in place — it only drops a uniqueness rule — so existing installs get it too: the queue row and
     // its waiting jobs are updated in one statement, and workers of either version keep working.
     if (def.policy === 'standard') {
-      await boss.getDb().executeSql(PLANS.relaxToStandard, [def.name]);
+      await boss.getDb().executeSql(EXECUTOR.relaxToStandard, [def.name]);
     }
     // A queue's policy is fixed at creation; its retry, expiry and heartbeat settings follow the
     // catalog (so existing installs get heartbeats too; jobs already queued keep what they had).
@@ -108,34 +108,11 @@ export async function ensureQueueSchema(url: string, log?: Logger): Promise<void
   await boss.start();
   try {
     await installQueues(boss);
-    await boss.getDb().executeSql(GRANT_QUEUE_ACCESS);
+    await boss.getDb().executeSql(EXECUTOR.grantQueueAccess);
   } finally {
     await boss.stop({ graceful: false, close: true });
   }
 }
-
-/**
- * pg-boss's tables get their grant decision here, after pg-boss installs or upgrades them (the
- * roles migration runs before they exist): workers and managers (jobs retry/cancel, analysis
- * enqueue, keys rotate) read and write jobs; operators read them. Nothing when this database has no
- * sumda roles (migrations/0014_roles.ts not applied).
- */
-const GRANT_QUEUE_ACCESS = `
-  do $$
-  begin
-    if to_regrole('sumda_owner') is null then
-      return;
-    end if;
-    if not has_database_privilege('sumda_owner', current_database(), 'CREATE') then
-      return;
-    end if;
-    grant usage on schema pgboss to sumda_worker, sumda_operator;
-    grant select on all tables in schema pgboss to sumda_operator;
-    grant select, insert, update, delete on all tables in schema pgboss to sumda_worker, sumda_manager;
-    grant usage, select on all sequences in schema pgboss to sumda_worker, sumda_manager;
-    grant execute on all functions in schema pgboss to sumda_worker, sumda_manager;
-  end
-  $$`;
 
 export interface EnqueueOptions {
   /** Enqueue inside this kysely transaction. */
@@ -208,7 +185,7 @@ export async function completeWithOutputs(
     jobs.map((j) => ({ id: j.id, retry_count: j.retryCount, output: j.output })),
   );
   try {
-    await boss.getDb().executeSql(PLANS.completeWithOutputs, [name, payload]);
+    await boss.getDb().executeSql(EXECUTOR.completeWithOutputs, [name, payload]);
   } catch (error) {
     if (!isSchemaMismatch(error)) throw error;
     // pg-boss changed its schema: its public API, one statement per job, is always right.
@@ -237,7 +214,7 @@ export async function deferRetries(
       ms: Math.round(Math.min(Math.max(j.retryAfterMs, 0), MAX_RETRY_AFTER_MS)),
     })),
   );
-  await boss.getDb().executeSql(PLANS.deferRetries, [name, payload]);
+  await boss.getDb().executeSql(EXECUTOR.deferRetries, [name, payload]);
 }
 
 /**
@@ -255,7 +232,7 @@ export async function deadLetter(
   if (jobs.length === 0) return;
   const attempts = JSON.stringify(jobs.map((j) => ({ id: j.id, retry_count: j.retryCount })));
   try {
-    await boss.getDb().executeSql(PLANS.exhaustRetries, [name, attempts]);
+    await boss.getDb().executeSql(EXECUTOR.exhaustRetries, [name, attempts]);
   } catch (error) {
     if (!isSchemaMismatch(error)) throw error;
     // pg-boss changed its schema: the jobs are failed with their retries left (still never lost).
@@ -274,7 +251,7 @@ export async function deadLetter(
  * own: they need no backoff (15–30 s for an analysis). Makes them due now; returns how many.
  */
 export async function expediteOrphans(boss: PgBoss, names: string[]): Promise<number> {
-  const result = (await boss.getDb().executeSql(PLANS.expediteOrphans, [names])) as {
+  const result = (await boss.getDb().executeSql(EXECUTOR.expediteOrphans, [names])) as {
     rowCount?: number | null;
   };
   return result.rowCount ?? 0;

@@ -7,7 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { planJobAction, queueStats } from '../../src/jobadmin/index.ts';
+import { planJobAction } from '../../src/jobadmin/actions.ts';
+import { queueStats } from '../../src/jobadmin/stats.ts';
 import { createBoss, type PgBoss, pausedQueues } from '../../src/queue/boss.ts';
 import { auditRows, cliEnv, lastSeq, seedTeam, type Team } from '../admins/support.ts';
 import { runSumda } from '../support/cli.ts';

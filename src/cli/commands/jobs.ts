@@ -5,7 +5,8 @@
 import type { Command } from 'commander';
 import type { PgBoss } from 'pg-boss';
 import { UsageError } from '../../errors.ts';
-import type { JobAction, JobActionPlan, JobMatch, JobState } from '../../jobadmin/index.ts';
+import type { JobAction, JobActionPlan, JobMatch } from '../../jobadmin/actions.ts';
+import type { JobState } from '../../jobadmin/common.ts';
 import { formatDuration, parseInstant } from '../../time/grammar.ts';
 import { confirm } from '../confirm.ts';
 import { act, type CommandContext } from '../context.ts';
@@ -28,7 +29,7 @@ const MATCH_GRAMMAR = 'queue=<name>[,state=<state>][,since=<1h|7d|2026-11-25|ISO
  * pg-boss state (default: the states the action changes), `since` keeps jobs created at or after it.
  */
 export async function parseMatch(text: string): Promise<JobMatch> {
-  const { parseJobState } = await import('../../jobadmin/index.ts');
+  const { parseJobState } = await import('../../jobadmin/common.ts');
   const fields = new Map<string, string>();
   for (const part of text.split(',')) {
     const [key, value] = part.split(/=(.*)/s, 2).map((s) => s?.trim()) as [string, string | undefined];
@@ -88,9 +89,10 @@ function registerAction(jobs: Command, action: JobAction, description: string, l
       .option('--json', 'machine-readable result on stdout')
       .action(
         act<{ allMatching?: string; reason?: string }>(async (ctx, opts, ids) => {
-          const { applyJobAction, authorizeJobAction, isDeadLetterQueue, planJobAction } = await import(
-            '../../jobadmin/index.ts'
+          const { applyJobAction, authorizeJobAction, planJobAction } = await import(
+            '../../jobadmin/actions.ts'
           );
+          const { isDeadLetterQueue } = await import('../../jobadmin/common.ts');
           if (opts.allMatching && ids.length > 0)
             throw new UsageError('name job ids or use --all-matching, not both');
           if (!opts.allMatching && ids.length === 0)
@@ -188,7 +190,7 @@ export function registerJobs(program: Command): void {
       .option('--json', 'machine-readable result on stdout')
       .action(
         act(async (ctx) => {
-          const { queueStats } = await import('../../jobadmin/index.ts');
+          const { queueStats } = await import('../../jobadmin/stats.ts');
           const rows = await queueStats(await ctx.db());
           if (ctx.out.json) return ctx.out.data(rows);
           ctx.out.table(
@@ -233,7 +235,8 @@ export function registerJobs(program: Command): void {
       .option('--json', 'machine-readable result on stdout')
       .action(
         act<{ queue?: string; state?: string; since?: string; limit: string }>(async (ctx, opts) => {
-          const { listJobs, parseJobState } = await import('../../jobadmin/index.ts');
+          const { listJobs } = await import('../../jobadmin/list.ts');
+          const { parseJobState } = await import('../../jobadmin/common.ts');
           const states: JobState[] | undefined = opts.state
             ?.split(',')
             .map((s) => s.trim())
@@ -277,7 +280,7 @@ export function registerJobs(program: Command): void {
       .option('--json', 'machine-readable result on stdout')
       .action(
         act(async (ctx, _opts, [id]) => {
-          const { showJob } = await import('../../jobadmin/index.ts');
+          const { showJob } = await import('../../jobadmin/list.ts');
           const job = await showJob(await ctx.db(), parseUuid(id!, 'job'));
           if (ctx.out.json) return ctx.out.data(job);
           ctx.out.fields(

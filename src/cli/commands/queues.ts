@@ -16,7 +16,7 @@ export function registerQueues(program: Command): void {
       .option('--json', 'machine-readable result on stdout')
       .action(
         act(async (ctx) => {
-          const { listQueues } = await import('../../jobadmin/index.ts');
+          const { listQueues } = await import('../../jobadmin/queues.ts');
           const rows = await listQueues(await ctx.db());
           if (ctx.out.json) return ctx.out.data(rows);
           ctx.out.table(
@@ -57,7 +57,7 @@ export function registerQueues(program: Command): void {
       .option('--json', 'machine-readable result on stdout')
       .action(
         act<{ reason: string }>(async (ctx, opts, [queue]) => {
-          const { listQueues, pauseQueue, requireWorkedQueue } = await import('../../jobadmin/index.ts');
+          const { listQueues, pauseQueue, requireWorkedQueue } = await import('../../jobadmin/queues.ts');
           const db = await ctx.db();
           if (opts.dryRun) {
             requireWorkedQueue(queue!);
@@ -94,7 +94,7 @@ export function registerQueues(program: Command): void {
       .option('--json', 'machine-readable result on stdout')
       .action(
         act<{ reason?: string }>(async (ctx, opts, [queue]) => {
-          const { listQueues, requireWorkedQueue, resumeQueue } = await import('../../jobadmin/index.ts');
+          const { listQueues, requireWorkedQueue, resumeQueue } = await import('../../jobadmin/queues.ts');
           const db = await ctx.db();
           if (opts.dryRun) {
             requireWorkedQueue(queue!);

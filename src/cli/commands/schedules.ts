@@ -28,7 +28,7 @@ export function registerSchedules(program: Command): void {
       .option('--json', 'machine-readable result on stdout')
       .action(
         act(async (ctx) => {
-          const { listSchedules } = await import('../../jobadmin/index.ts');
+          const { listSchedules } = await import('../../jobadmin/schedules.ts');
           const rows = await listSchedules(await openBoss(ctx), { count: 3 });
           if (ctx.out.json) return ctx.out.data(rows);
           if (rows.length === 0) return ctx.out.line('no schedules');
