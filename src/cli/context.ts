@@ -12,6 +12,7 @@ import type { Db } from '../db/connect.ts';
 import type { DatabaseTarget } from '../db/server.ts';
 import { ExitCode, InterruptedError, PermissionDeniedError, SumdaError, UsageError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { PgBoss } from '../queue/boss.ts';
 import { shortenArguments } from '../util/quote.ts';
 import { redactText } from '../util/redact.ts';
 import { createOutput, type Output } from './output.ts';
@@ -40,6 +41,11 @@ export interface CommandContext {
   readonly signal: AbortSignal;
   databaseUrl(): Promise<string>;
   db(): Promise<Db>;
+  /**
+   * pg-boss over the same database, started once for this command (no scheduler, no maintenance:
+   * commands enqueue and inspect) and stopped when it ends. The one way a command opens pg-boss.
+   */
+  boss(): Promise<PgBoss>;
   /** The operator running this command (SUMDA_ACTOR or --as), resolved against admin.admins. */
   actor(): Promise<Actor>;
   /** Actor + request id + command line: what every mutating domain function takes. */
@@ -160,6 +166,7 @@ function buildContext(parts: {
   let pool: Promise<Db> | undefined;
   let schema: Promise<void> | undefined;
   let actor: Promise<Actor> | undefined;
+  let boss: Promise<PgBoss> | undefined;
   const rawUrl = async () => {
     target ??= (async () => {
       const { openTarget } = await import('../db/server.ts');
@@ -216,6 +223,16 @@ function buildContext(parts: {
       const db = await openPool();
       await ensureSchema();
       return db;
+    },
+    boss: async () => {
+      boss ??= (async () => {
+        const { createBoss } = await import('../queue/boss.ts');
+        const started = createBoss(await ctx.databaseUrl(), { log });
+        await started.start();
+        cleanups.push(() => started.stop({ graceful: false, close: true }));
+        return started;
+      })();
+      return boss;
     },
     actor: async () => {
       actor ??= (async () => {

@@ -71,10 +71,7 @@ export function registerAnalysis(program: Command): void {
             });
           }
           const op = await ctx.operation();
-          const { createBoss } = await import('../../queue/boss.ts');
-          const boss = createBoss(await ctx.databaseUrl(), { log: ctx.log });
-          await boss.start();
-          ctx.onCleanup(() => boss.stop({ graceful: false, close: true }));
+          const boss = await ctx.boss();
           const bar = ctx.progress('enqueue', count);
           const result = await enqueueRange(db, boss, op, range, (done) => bar.set(done));
           bar.done();

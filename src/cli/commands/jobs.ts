@@ -3,24 +3,14 @@
  * by filter — the count first, then a confirmation, then one audited change.
  */
 import type { Command } from 'commander';
-import type { PgBoss } from 'pg-boss';
 import { UsageError } from '../../errors.ts';
 import type { JobAction, JobActionPlan, JobMatch } from '../../jobadmin/actions.ts';
 import type { JobState } from '../../jobadmin/common.ts';
 import { formatDuration, parseInstant } from '../../time/grammar.ts';
 import { confirm } from '../confirm.ts';
-import { act, type CommandContext } from '../context.ts';
+import { act } from '../context.ts';
 import { examples } from '../help.ts';
 import { parseIntFlag, parseUuid } from '../input.ts';
-
-/** A started pg-boss for this command (no scheduler, no maintenance), stopped when the command ends. */
-export async function openBoss(ctx: CommandContext): Promise<PgBoss> {
-  const { createBoss } = await import('../../queue/boss.ts');
-  const boss = createBoss(await ctx.databaseUrl(), { log: ctx.log });
-  await boss.start();
-  ctx.onCleanup(() => boss.stop({ graceful: false, close: true }));
-  return boss;
-}
 
 const MATCH_GRAMMAR = 'queue=<name>[,state=<state>][,since=<1h|7d|2026-11-25|ISO time>]';
 
@@ -148,7 +138,7 @@ function registerAction(jobs: Command, action: JobAction, description: string, l
             action: `${action} ${count} job(s)`,
             ...(opts.allMatching ? { typed: String(count) } : {}),
           });
-          const boss = await openBoss(ctx);
+          const boss = await ctx.boss();
           const result = await applyJobAction(db, boss, op!, plan, { reason: opts.reason ?? null });
           if (out.json) return out.data(result);
           const direct = Object.entries(result.byQueue).filter(

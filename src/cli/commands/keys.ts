@@ -196,10 +196,7 @@ export function registerKeys(program: Command): void {
             return ExitCode.ok;
           }
 
-          const { createBoss } = await import('../../queue/boss.ts');
-          const boss = createBoss(await ctx.databaseUrl(), { log: ctx.log });
-          await boss.start();
-          ctx.onCleanup(() => boss.stop({ graceful: false, close: true }));
+          const boss = await ctx.boss();
           const started = await rotation.startRotation(db, boss, op, plan, { batchSize, inline: false });
           if (ctx.out.json) return ctx.out.data({ ...started, batchSize, mode: 'job' });
           ctx.out.success(

@@ -4,17 +4,9 @@ import { ExitCode, UsageError } from '../../errors.ts';
 import type { BackfillRun, RunProgress } from '../../reports/backfill.ts';
 import { formatDuration, parseDuration, parseInstant } from '../../time/grammar.ts';
 import { confirm } from '../confirm.ts';
-import { act, type CommandContext } from '../context.ts';
+import { act } from '../context.ts';
 import { examples } from '../help.ts';
 import { parseIntFlag, parseUuid } from '../input.ts';
-
-async function bossFor(ctx: CommandContext) {
-  const { createBoss } = await import('../../queue/boss.ts');
-  const boss = createBoss(await ctx.databaseUrl(), { log: ctx.log });
-  await boss.start();
-  ctx.onCleanup(() => boss.stop({ graceful: false, close: true }));
-  return boss;
-}
 
 function parseRunId(text: string | undefined): number {
   if (text === undefined || !/^\d{1,15}$/.test(text) || Number(text) < 1)
@@ -278,7 +270,7 @@ function registerBackfill(report: Command): void {
             }
             return result.run.status === 'completed' ? ExitCode.ok : ExitCode.failure;
           }
-          const boss = await bossFor(ctx);
+          const boss = await ctx.boss();
           const run = await b.startBackfill(db, boss, op, plan, { inline: false });
           if (ctx.out.json) return ctx.out.data({ ...b.progressOf(run), mode: 'queued' });
           ctx.out.success(`run #${run.id}: ${summary}; queued (job ${run.next_job_id})`);
@@ -419,7 +411,7 @@ function registerBackfill(report: Command): void {
               action: `cancel report backfill run #${id} (${current.done}/${current.total} done)`,
             });
           const queued = control === 'resume' && !opts.inline;
-          const boss = queued ? await bossFor(ctx) : null;
+          const boss = queued ? await ctx.boss() : null;
           const run = await b.controlRun(db, boss, op, id, control, { inline: Boolean(opts.inline) });
           if (control === 'resume' && opts.inline) {
             const bar = ctx.progress(`backfill #${id}`, run.total);

@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
-import { openBoss } from './jobs.ts';
 
 /** `2026-11-26 01:17` in the schedule's own time zone. */
 function localTime(date: Date, timeZone: string): string {
@@ -29,7 +28,7 @@ export function registerSchedules(program: Command): void {
       .action(
         act(async (ctx) => {
           const { listSchedules } = await import('../../jobadmin/schedules.ts');
-          const rows = await listSchedules(await openBoss(ctx), { count: 3 });
+          const rows = await listSchedules(await ctx.boss(), { count: 3 });
           if (ctx.out.json) return ctx.out.data(rows);
           if (rows.length === 0) return ctx.out.line('no schedules');
           ctx.out.table(
