@@ -424,6 +424,7 @@ export async function enqueueAnalyses(
   diaryIds: string[],
   prompt: ActivePrompt,
   requestId?: string,
+  trx?: Kysely<Database>,
 ): Promise<number> {
   return enqueueMany(
     boss,
@@ -432,5 +433,6 @@ export async function enqueueAnalyses(
       payload: { diaryId, ...prompt, ...(requestId ? { requestId } : {}) },
       singletonKey: analysisSingletonKey(diaryId, prompt),
     })),
+    trx ? { trx } : {},
   );
 }

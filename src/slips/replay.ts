@@ -8,7 +8,9 @@
 import { createHash } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/types.ts';
-import type { EthicsConfig, SlipConfig } from '../policy/schemas.ts';
+import { UsageError } from '../errors.ts';
+import type { PolicyResolver } from '../policy/resolver.ts';
+import { configProblems, type EthicsConfig, type SlipConfig } from '../policy/schemas.ts';
 import { parseDuration } from '../time/grammar.ts';
 import {
   type AnalysisFacts,
@@ -232,4 +234,25 @@ export async function replay(
   }
   if (currentUser) flush(currentUser, pending);
   return result;
+}
+
+/**
+ * A candidate slip or ethics config replayed against the active (global) configs: `slip replay`
+ * and `policy publish|activate --dry-run`. An invalid candidate is a usage error (exit 2).
+ * `onTotal` gets the number of entries to replay before the first batch (for a progress bar).
+ */
+export async function replayCandidate(
+  db: Kysely<Database>,
+  resolver: PolicyResolver,
+  policy: 'slip' | 'ethics',
+  candidateConfig: unknown,
+  options: { days: number; onTotal?: (entries: number) => void; onProgress?: (done: number) => void },
+): Promise<ReplayResult> {
+  const problems = configProblems(policy, candidateConfig);
+  if (problems.length > 0) throw new UsageError(`invalid ${policy} config: ${problems.join('; ')}`);
+  const active = (await resolver.resolve({})).configs;
+  const baseline: ReplayConfigs = { slip: active.slip, ethics: active.ethics };
+  const candidate = { ...baseline, [policy]: candidateConfig } as ReplayConfigs;
+  options.onTotal?.(await countReplayable(db, options.days));
+  return replay(db, baseline, candidate, { days: options.days, onProgress: options.onProgress });
 }

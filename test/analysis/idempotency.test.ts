@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enqueueRange } from '../../src/analysis/enqueue.ts';
 import { createLocalAnalyzer } from '../../src/analysis/local.ts';
 import {
   type ActivePrompt,
@@ -16,6 +17,7 @@ import {
   enqueueAnalyses,
   findUnanalysed,
 } from '../../src/analysis/run.ts';
+import { InterruptedError } from '../../src/errors.ts';
 import { PolicyResolver } from '../../src/policy/resolver.ts';
 import { createBoss, type PgBoss } from '../../src/queue/boss.ts';
 import { UNLIMITED } from '../../src/queue/budget.ts';
@@ -40,11 +42,12 @@ const database = useTestDatabase();
 let boss: PgBoss;
 let keys: TestKeys;
 let prompt: ActivePrompt;
+let admin: Awaited<ReturnType<typeof bootstrapTestAdmin>>;
 const { log } = captureLogs('info');
 
 beforeAll(async () => {
   keys = testKeys();
-  await bootstrapTestAdmin(database.db);
+  admin = await bootstrapTestAdmin(database.db);
   boss = createBoss(database.url);
   await boss.start();
   prompt = await activePrompt(new PolicyResolver(database.db));
@@ -171,6 +174,26 @@ describe('one batch, several jobs', () => {
         { data: { analysisId, requestId: jobs[i]!.requestId } },
       ]);
     }
+  });
+});
+
+describe('analysis enqueue', () => {
+  it('stopped by Ctrl-C it rolls back: no job and no audit row; otherwise jobs and audit row together', async () => {
+    const { userId, ids } = await diaries(2);
+    const op = admin.op();
+    const stop = new AbortController();
+    const range = { userId, prompt };
+    await expect(
+      enqueueRange(database.db, boss, op, range, { onProgress: () => stop.abort(), signal: stop.signal }),
+    ).rejects.toBeInstanceOf(InterruptedError);
+    for (const id of ids) expect(await analysisJobsOf(database.db, id)).toEqual([]);
+    const audit = () =>
+      database.db.selectFrom('admin.audit_log').select('id').where('request_id', '=', op.requestId).execute();
+    expect(await audit()).toEqual([]);
+
+    expect(await enqueueRange(database.db, boss, op, range)).toEqual({ enqueued: 2, alreadyQueued: 0 });
+    for (const id of ids) expect(await analysisJobsOf(database.db, id)).toHaveLength(1);
+    expect(await audit()).toHaveLength(1);
   });
 });
 

@@ -73,7 +73,10 @@ export function registerAnalysis(program: Command): void {
           const op = await ctx.operation();
           const boss = await ctx.boss();
           const bar = ctx.progress('enqueue', count);
-          const result = await enqueueRange(db, boss, op, range, (done) => bar.set(done));
+          const result = await enqueueRange(db, boss, op, range, {
+            onProgress: (done) => bar.set(done),
+            signal: ctx.signal,
+          });
           bar.done();
           if (ctx.out.json) return ctx.out.data({ ...result, ...prompt });
           ctx.out.success(

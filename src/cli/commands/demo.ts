@@ -12,7 +12,7 @@ import type { CommandContext } from '../context.ts';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
 import { parseIntFlag } from '../input.ts';
-import { runSeed } from './seed.ts';
+import { runSeed } from '../seeding.ts';
 
 export const DEMO_ADMIN = 'demo@sumda.local';
 

@@ -67,7 +67,7 @@ export function registerPolicy(program: Command): void {
             if (opts.dryRun) {
               if (input.name === 'slip' || input.name === 'ethics') {
                 // What would this config have done? Replay recent analyses through the evaluator.
-                const { runReplay, printReplay } = await import('./slip.ts');
+                const { runReplay, printReplay } = await import('../replay.ts');
                 const { parseIntFlag } = await import('../input.ts');
                 const result = await runReplay(
                   ctx,
@@ -126,7 +126,7 @@ export function registerPolicy(program: Command): void {
             const labels: [string, string] = [`${policyName} ${current.version}`, `${policyName} ${version}`];
             if (policyName !== 'slip' && policyName !== 'ethics')
               return printDiff(ctx, current.config, next.config, labels);
-            const { runReplay, printReplay } = await import('./slip.ts');
+            const { runReplay, printReplay } = await import('../replay.ts');
             const { parseIntFlag } = await import('../input.ts');
             const impact = await runReplay(
               ctx,

@@ -6,88 +6,13 @@ import type { CommandContext } from '../context.ts';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
 import { parseIntFlag, parseJson, parseUuid, readInput } from '../input.ts';
+import { printReplay, runReplay } from '../replay.ts';
 
 const STATUSES = ['open', 'released', 'warning', 'slipped', 'normal', 'awaiting-review', 'all'] as const;
 
 async function resolver(ctx: CommandContext) {
   const { PolicyResolver } = await import('../../policy/resolver.ts');
   return new PolicyResolver(await ctx.db());
-}
-
-/** Prints a replay: the counts side by side and a few anonymised examples (ids and scores only). */
-export async function printReplay(
-  ctx: CommandContext,
-  result: import('../../slips/replay.ts').ReplayResult,
-  label: string,
-) {
-  if (ctx.out.json) return ctx.out.data(result);
-  ctx.out.line(`${label}: ${result.entries} entries of ${result.users} users over ${result.days} days`);
-  ctx.out.table(
-    ['', 'active', 'candidate', 'change'],
-    [
-      [
-        'entries normal',
-        result.baseline.entries.normal,
-        result.candidate.entries.normal,
-        result.newly.normal ? `+${result.newly.normal} newly` : '',
-      ],
-      [
-        'entries warning',
-        result.baseline.entries.warning,
-        result.candidate.entries.warning,
-        result.newly.warning ? `+${result.newly.warning} newly` : '',
-      ],
-      [
-        'entries slipped',
-        result.baseline.entries.slipped,
-        result.candidate.entries.slipped,
-        result.newly.slipped ? `+${result.newly.slipped} newly` : '',
-      ],
-      [
-        'users warned',
-        result.baseline.users.warning,
-        result.candidate.users.warning,
-        result.newlyUsers.warning ? `${result.newlyUsers.warning} newly` : '',
-      ],
-      [
-        'users slipped',
-        result.baseline.users.slipped,
-        result.candidate.users.slipped,
-        result.newlyUsers.slipped ? `${result.newlyUsers.slipped} newly` : '',
-      ],
-      ['users back to normal', '', '', result.newlyUsers.normal || ''],
-      ['crisis flow', result.baseline.crisis, result.candidate.crisis, ''],
-      ['moderation queue', result.baseline.moderation, result.candidate.moderation, ''],
-    ],
-  );
-  if (result.examples.length > 0) {
-    ctx.out.line('examples (anonymised):');
-    ctx.out.table(
-      ['user', 'analysis', 'tier_a', 'valence', 'active', 'candidate', 'rule'],
-      result.examples.map((e) => [e.user, e.analysisId, e.tierA, e.valence, e.baseline, e.candidate, e.rule]),
-    );
-  }
-}
-
-/** Replays a candidate slip or ethics config against the active configs (used by `policy … --dry-run` too). */
-export async function runReplay(
-  ctx: CommandContext,
-  policy: 'slip' | 'ethics',
-  candidateConfig: unknown,
-  days: number,
-) {
-  const { configProblems } = await import('../../policy/schemas.ts');
-  const problems = configProblems(policy, candidateConfig);
-  if (problems.length > 0) throw new UsageError(`invalid ${policy} config: ${problems.join('; ')}`);
-  const { replay, countReplayable } = await import('../../slips/replay.ts');
-  const db = await ctx.db();
-  const active = (await (await resolver(ctx)).resolve({})).configs;
-  const baseline = { slip: active.slip, ethics: active.ethics };
-  const candidate = { ...baseline, [policy]: candidateConfig } as typeof baseline;
-  const bar = ctx.progress('replay', await countReplayable(db, days));
-  const result = await replay(db, baseline, candidate, { days, onProgress: (n) => bar.set(n) });
-  bar.done();
-  return result;
 }
 
 export function registerSlip(program: Command): void {
