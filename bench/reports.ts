@@ -79,6 +79,8 @@ async function generate(db: Db, first: string): Promise<void> {
                    (array['휴식','걱정','감사'])[1 + (h / 48) % 3]],
              'analysis', 'bench'
       from (select id, user_id, abs(hashtext(id::text)) as h from public.diary_entries) d`.execute(c);
+    // The connection goes back to the pool: its triggers (the audit chain among them) must fire again.
+    await sql`set session_replication_role = default`.execute(c);
     await sql`analyze`.execute(c);
   });
 }
