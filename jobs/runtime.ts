@@ -387,6 +387,15 @@ async function runOnce(
       break;
     }
     tally(pumps);
+    const broken = pumps.find((p) => p.fetchError);
+    if (broken) {
+      throw new Error(
+        `worker --once: could not fetch from ${broken.definition.name}: ${broken.fetchError!.message}`,
+        {
+          cause: broken.fetchError,
+        },
+      );
+    }
     if ((await dueCount(db, names)) > 0) continue;
     const ahead = await waiting(db, names);
     if (ahead.count === 0 || ahead.nextInMs === null || ahead.nextInMs > (options.retryHorizonMs ?? 0)) break;

@@ -79,6 +79,9 @@ export interface PumpStats {
   inFlight: number;
 }
 
+/** `once`: consecutive failed fetches after which a one-shot pump gives up. */
+const ONCE_FETCH_ATTEMPTS = 5;
+
 export class QueuePump {
   readonly definition: QueueDefinition;
   readonly stats: PumpStats = { fetched: 0, completed: 0, failed: 0, inFlight: 0 };
@@ -87,6 +90,9 @@ export class QueuePump {
   readonly #options: PumpOptions;
   readonly #controller = new AbortController();
   #stopping = false;
+  /** `once`: the error that made fetching give up (the database stayed unreachable). */
+  fetchError: Error | undefined;
+  #fetchFailures = 0;
   #wake: (() => void) | undefined;
   #batches = new Set<Promise<void>>();
   #loop: Promise<void> | undefined;
@@ -187,9 +193,15 @@ export class QueuePump {
         jobs = await this.#boss.fetch<unknown>(name, { batchSize: free });
       } catch (error) {
         log.error({ err: error, queue: name }, 'fetch failed; retrying after the poll interval');
+        // A daemon keeps trying (and reports not ready); a one-shot run must end, not retry forever.
+        if (once && ++this.#fetchFailures >= ONCE_FETCH_ATTEMPTS) {
+          this.fetchError = error as Error;
+          break;
+        }
         await this.#sleep(pollIntervalMs);
         continue;
       }
+      this.#fetchFailures = 0;
       if (jobs.length === 0) {
         if (once && this.stats.inFlight === 0) break;
         // Nothing due: wait for the poll interval, or for a batch to finish (it may have enqueued more).
