@@ -29,3 +29,16 @@ export async function resolveActor(db: Kysely<Database>, email: string): Promise
   if (row.disabled_at) throw new PermissionDeniedError(`operator account ${email} is disabled`);
   return { id: row.id, email: row.email, role: row.role };
 }
+
+/** The operator a database login is mapped to (`sumda admin grant-login`), if any. */
+export async function actorForLogin(
+  db: Kysely<Database>,
+  login: string,
+): Promise<(Actor & { disabled: boolean }) | null> {
+  const row = await db
+    .selectFrom('admin.admins')
+    .select(['id', 'email', 'role', 'disabled_at'])
+    .where('db_login', '=', login)
+    .executeTakeFirst();
+  return row ? { id: row.id, email: row.email, role: row.role, disabled: row.disabled_at !== null } : null;
+}

@@ -162,6 +162,66 @@ export async function setRole(
   });
 }
 
+/**
+ * Maps an operator to a database login: when the CLI connects as `login`, the actor is this
+ * operator whatever SUMDA_ACTOR/--as say. The login must exist and be a member of the group role of
+ * the operator's role (sumda_operator/manager/admin), so the database enforces what the account may do.
+ */
+export async function grantLogin(
+  db: Kysely<Database>,
+  op: Operation,
+  email: string,
+  login: string,
+  reason: string | null,
+) {
+  return mutate(db, op, 'admin.grant_login', async (trx) => {
+    const target = await lockTarget(trx, email);
+    const role = await sql<{ exists: boolean; member: boolean; owner: boolean; superuser: boolean }>`
+      select true as exists, pg_has_role(r.rolname, ${`sumda_${target.role}`}, 'MEMBER') as member,
+             pg_has_role(r.rolname, 'sumda_owner', 'MEMBER') as owner, r.rolsuper as superuser
+      from pg_roles r where r.rolname = ${login}`.execute(trx);
+    const info = role.rows[0];
+    if (!info)
+      throw new UsageError(`no database login ${login}`, {
+        hint: `create it first: create role "${login}" login password '…' in role sumda_${target.role}`,
+      });
+    if (info.superuser || info.owner) {
+      throw new UsageError(
+        `${login} is a superuser or a member of sumda_owner: it can rewrite anything, so it cannot prove an operator`,
+      );
+    }
+    if (!info.member) {
+      throw new UsageError(
+        `${login} is not a member of sumda_${target.role}, the group of ${target.email}'s role`,
+        {
+          hint: `grant sumda_${target.role} to "${login}"`,
+        },
+      );
+    }
+    const before = await trx
+      .selectFrom('admin.admins')
+      .select('db_login')
+      .where('id', '=', target.id)
+      .executeTakeFirstOrThrow();
+    try {
+      await trx.updateTable('admin.admins').set({ db_login: login }).where('id', '=', target.id).execute();
+    } catch (error) {
+      if (pgCode(error) === PgCode.uniqueViolation)
+        throw new UsageError(`${login} is already mapped to another operator`);
+      throw error;
+    }
+    await writeAudit(trx, op, {
+      action: 'admin.grant_login',
+      targetType: 'admin',
+      targetId: target.id,
+      before: { db_login: before.db_login },
+      after: { db_login: login },
+      reason,
+    });
+    return { email: target.email, role: target.role, login };
+  });
+}
+
 export async function disableAdmin(
   db: Kysely<Database>,
   op: Operation,

@@ -23,6 +23,7 @@ export const PERMISSIONS = {
   'keys.rotate': 'admin',
   'seed.run': 'admin',
   'db.down': 'admin',
+  'admin.grant_login': 'admin',
   'override.set': 'manager',
   'override.expire': 'manager',
   'slip.release': 'manager',

@@ -167,6 +167,8 @@ function buildContext(parts: {
   let schema: Promise<void> | undefined;
   let actor: Promise<Actor> | undefined;
   let boss: Promise<PgBoss> | undefined;
+  /** How the actor was established, once ctx.actor() has run. */
+  let identity: Operation['identity'];
   const rawUrl = async () => {
     target ??= (async () => {
       const { openTarget } = await import('../db/server.ts');
@@ -236,36 +238,55 @@ function buildContext(parts: {
     },
     actor: async () => {
       actor ??= (async () => {
+        const db = await ctx.db();
+        const { resolveActor, actorForLogin } = await import('../admins/actor.ts');
+        const { sessionIdentity } = await import('../db/roles.ts');
+        const { writeAudit } = await import('../audit/index.ts');
+        const refuse = async (targetId: string, reason: string) => {
+          // Refused attempts are recorded too.
+          await writeAudit(
+            db,
+            {
+              actor: null,
+              requestId: parts.requestId,
+              command: ctx.commandLine,
+              auditKeys: config.auditKeys,
+            },
+            { action: 'operator.act', targetType: 'admin', targetId, outcome: 'denied', reason },
+          );
+          return new PermissionDeniedError(reason);
+        };
+        const session = await sessionIdentity(db);
+        // 1. A login mapped to an operator: the database says who acts; --as may only agree.
+        const mapped = session.superuser || session.owner ? null : await actorForLogin(db, session.user);
+        if (mapped) {
+          if (config.actor && config.actor !== mapped.email.toLowerCase()) {
+            throw await refuse(
+              config.actor,
+              `connected as database login ${session.user}, which is ${mapped.email}; --as/SUMDA_ACTOR ${config.actor} contradicts it`,
+            );
+          }
+          if (mapped.disabled)
+            throw await refuse(mapped.email, `operator account ${mapped.email} is disabled`);
+          identity = 'login';
+          return { id: mapped.id, email: mapped.email, role: mapped.role };
+        }
         if (!config.actor) {
           throw new UsageError('this command changes data and needs an operator identity', {
-            hint: 'pass --as <admin e-mail> or set SUMDA_ACTOR',
+            hint: 'pass --as <admin e-mail> or set SUMDA_ACTOR (or connect as a login mapped with `sumda admin grant-login`)',
           });
         }
-        const { resolveActor } = await import('../admins/actor.ts');
-        const db = await ctx.db();
+        // 2. The owner, a superuser or an unmapped login: nothing proves the e-mail; say so, and record it.
+        identity = 'declared';
+        // On stderr, once; not in --json mode (machines read actor_identity in the audit row).
+        if (!parts.out.json)
+          parts.out.note(
+            `note: connected as ${session.user}${session.superuser ? ' (superuser)' : session.owner ? ' (owner)' : ''}, which is not mapped to an operator: the actor ${config.actor} is self-declared and recorded as such`,
+          );
         try {
           return await resolveActor(db, config.actor);
         } catch (error) {
-          if (error instanceof PermissionDeniedError) {
-            // A disabled account trying to act is a refused attempt, and refused attempts are recorded.
-            const { writeAudit } = await import('../audit/index.ts');
-            await writeAudit(
-              db,
-              {
-                actor: null,
-                requestId: parts.requestId,
-                command: ctx.commandLine,
-                auditKeys: config.auditKeys,
-              },
-              {
-                action: 'operator.act',
-                targetType: 'admin',
-                targetId: config.actor,
-                outcome: 'denied',
-                reason: error.message,
-              },
-            );
-          }
+          if (error instanceof PermissionDeniedError) throw await refuse(config.actor, error.message);
           throw error;
         }
       })();
@@ -276,7 +297,7 @@ function buildContext(parts: {
       requestId: parts.requestId,
       command: ctx.commandLine,
       auditKeys: config.auditKeys,
-      identity: 'declared',
+      identity,
     }),
   };
   return ctx;

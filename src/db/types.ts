@@ -255,6 +255,7 @@ export interface AdminsTable {
   created_by: string | null;
   created_at: Generated<Timestamp>;
   updated_at: Generated<Timestamp>;
+  db_login: string | null;
 }
 
 export interface AiOverridesTable {

@@ -85,6 +85,8 @@ const CREATES: Record<string, { tables: string[]; functions: string[] }> = {
   // The audit log's MAC, its key id and how the actor was established.
   '0017_audit_mac': { tables: [], functions: [] },
   '0018_service_grants': { tables: [], functions: [] },
+  // admins.db_login: the database login an operator connects as.
+  '0019_operator_logins': { tables: [], functions: [] },
 };
 
 const SNAPSHOT_QUERIES: Record<string, string> = {

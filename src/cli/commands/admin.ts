@@ -89,6 +89,25 @@ export function registerAdmin(program: Command): void {
 
   examples(
     admin
+      .command('grant-login <email> <pg-login>')
+      .description(
+        'map an operator to a database login: connected as it, the actor is that operator and --as may not say otherwise',
+      )
+      .requiredOption('--reason <text>', 'why, for the audit trail')
+      .action(
+        act<{ reason: string }>(async (ctx, opts, [email, login]) => {
+          const { grantLogin } = await import('../../admins/index.ts');
+          const result = await grantLogin(await ctx.db(), await ctx.operation(), email!, login!, opts.reason);
+          ctx.out.success(`${result.email} (${result.role}) now acts as database login ${result.login}`);
+        }),
+      ),
+    [
+      `psql -c "create role jun login password '…' in role sumda_operator" && sumda admin grant-login jun@sumda.kr jun --reason "own login"`,
+    ],
+  );
+
+  examples(
+    admin
       .command('set-role <email> <role>')
       .description('change an operator role (the last admin cannot be demoted)')
       .requiredOption('--reason <text>', 'why, for the audit trail')
