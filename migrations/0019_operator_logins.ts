@@ -8,9 +8,14 @@ export async function up(db: Kysely<any>): Promise<void> {
     alter table admin.admins add column db_login text null constraint admins_db_login_key unique;
     comment on column admin.admins.db_login is 'The database login (session_user) this operator connects as; null = none mapped';
     grant select (db_login) on admin.admins to sumda_operator, sumda_worker;
+    -- The report builder (0012) also removes reports whose entries were all blocked or deleted.
+    grant delete on public.reports to sumda_worker;
   `.execute(db);
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  await sql`alter table admin.admins drop column db_login`.execute(db);
+  await sql`
+    revoke delete on public.reports from sumda_worker;
+    alter table admin.admins drop column db_login;
+  `.execute(db);
 }
