@@ -107,7 +107,8 @@ export async function seedServiceOperations(trx: Kysely<Database>, input: Servic
       body: '더 안정적인 서비스를 위해 새벽 2시부터 4시까지 점검을 진행했어요.',
       tags: ['점검'],
       published_at: daysAgo(12),
-      expires_at: daysAgo(10),
+      // Two days after it was published (daysAgo clamps to the first seeded day on short seeds).
+      expires_at: new Date(daysAgo(12).getTime() + 2 * 86_400_000),
     },
     {
       id: draft,

@@ -196,6 +196,7 @@ describe('an entry that fails to open', () => {
     const errors = await database.db
       .selectFrom('admin.error_logs')
       .select(['service', 'severity', 'ref_id', 'message', 'context'])
+      .where('service', '=', 'diary') // the seed writes a few API errors of its own
       .execute();
     expect(errors).toEqual([
       {
