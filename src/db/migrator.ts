@@ -82,6 +82,12 @@ export function checksumOf(text: string): string {
   return createHash('sha256').update(text.replace(/\r\n/g, '\n')).digest('hex');
 }
 
+/** The steps for an error line: listed when few, else a range (the line is bounded at 500 characters). */
+function describeSteps(steps: readonly string[]): string {
+  if (steps.length <= 3) return steps.join(', ');
+  return `${steps.length} migrations (${steps[0]} back to ${steps[steps.length - 1]})`;
+}
+
 export async function listMigrationFiles(dir = MIGRATIONS_DIR): Promise<MigrationFile[]> {
   const names = (await readdir(dir)).filter((n) => FILE_NAME.test(n)).sort();
   return Promise.all(
@@ -500,7 +506,7 @@ export async function migrateDown(options: DownOptions): Promise<DownResult> {
       const audit = losses.filter((l) => l.table === AUDIT_TABLE);
       if (audit.length > 0) {
         throw new UsageError(
-          `refusing: reverting ${steps.join(', ')} would drop ${audit.map(describeLoss).join(', ')}; the audit trail is never dropped while it holds rows, --allow-data-loss or not; nothing was reverted`,
+          `refusing: reverting ${describeSteps(steps)} would drop ${audit.map(describeLoss).join(', ')}; the audit trail is never dropped while it holds rows, --allow-data-loss or not; nothing was reverted`,
           {
             hint: 'archive and verify it elsewhere first; a migration that needs it gone must move its rows forward',
           },
@@ -508,7 +514,7 @@ export async function migrateDown(options: DownOptions): Promise<DownResult> {
       }
       if (losses.length > 0 && !options.allowDataLoss) {
         throw new UsageError(
-          `refusing: reverting ${steps.join(', ')} would drop data: ${losses.map(describeLoss).join(', ')}; nothing was reverted`,
+          `refusing: reverting ${describeSteps(steps)} would drop data: ${losses.map(describeLoss).join(', ')}; nothing was reverted`,
           { hint: 'back it up first, then pass --allow-data-loss' },
         );
       }

@@ -142,7 +142,9 @@ it('a signed audit log: reverting the MAC columns would drop audit data, so it i
       })
     ).code,
   ).toBe(0);
-  const r = await runSumda(['db', 'down', '--yes', '--allow-data-loss'], { env: env(ADMIN) });
+  const r = await runSumda(['db', 'down', '--to', '0016_failure_state', '--yes', '--allow-data-loss'], {
+    env: env(ADMIN),
+  });
   expect(r.code).toBe(2);
   expect(errorLines(r.stderr)[0]).toMatch(/would drop admin\.audit_log\.mac \(1 rows with values\)/);
 });
