@@ -183,9 +183,13 @@ describe('a worker killed mid-chunk', () => {
     );
     const done = await findRun(db, run.id);
     expect(done).toMatchObject({ status: 'completed', done: plan.total, failures: 0 });
+    // Only this run's reports: the scheduled daily run left queued by the test above (and any
+    // report.scheduled tick) may be built by the same worker, writing other users' daily reports.
     const counts = await sql<{ n: number; k: number }>`
       select count(*)::int as k, count(*) filter (where n <> 1)::int as n from (
-        select user_id, period_type, period_start, count(*) as n from test_report_inserts group by 1, 2, 3) x`.execute(
+        select i.user_id, i.period_type, i.period_start, count(*) as n from test_report_inserts i
+        join public.users u on u.id = i.user_id
+        where u.nickname like '킬%' and i.period_type = 'weekly' group by 1, 2, 3) x`.execute(
       db,
     );
     expect(counts.rows[0]).toEqual({ k: plan.estimatedReports, n: 0 });
