@@ -155,9 +155,13 @@ beforeAll(async () => {
 
   // 3. `sumda worker --once` with the offline analyzer, including the entry it cannot open.
   await enqueueAnalyses(boss, [ids.cli!, ids.foreign!], prompt);
-  const worker = await sumda('worker --once', ['worker', '--once', '--retry-horizon', '0', '--queues', 'analysis.run', '--json'], {
-    SUMDA_ANALYZER: 'local',
-  });
+  const worker = await sumda(
+    'worker --once',
+    ['worker', '--once', '--retry-horizon', '0', '--queues', 'analysis.run', '--json'],
+    {
+      SUMDA_ANALYZER: 'local',
+    },
+  );
   expect(worker.code, worker.stderr).toBe(0);
 
   // 4. What operators read.

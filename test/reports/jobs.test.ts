@@ -189,9 +189,7 @@ describe('a worker killed mid-chunk', () => {
       select count(*)::int as k, count(*) filter (where n <> 1)::int as n from (
         select i.user_id, i.period_type, i.period_start, count(*) as n from test_report_inserts i
         join public.users u on u.id = i.user_id
-        where u.nickname like '킬%' and i.period_type = 'weekly' group by 1, 2, 3) x`.execute(
-      db,
-    );
+        where u.nickname like '킬%' and i.period_type = 'weekly' group by 1, 2, 3) x`.execute(db);
     expect(counts.rows[0]).toEqual({ k: plan.estimatedReports, n: 0 });
     const reports = await sql<{ n: number }>`
       select count(*)::int as n from public.reports r join public.users u on u.id = r.user_id
