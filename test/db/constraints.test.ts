@@ -73,6 +73,23 @@ const SPECS: Record<string, TableSpec> = {
       { constraint: 'admins_role_check', code: CHECK, patch: { role: 'root' } },
       { constraint: 'admins_created_by_fkey', code: FK, patch: { created_by: missing() } },
       { constraint: 'admins_email_lower_key', code: UNIQUE, patch: { email: 'ADMIN.A@SUMDA.TEST' } },
+      {
+        // Two operators cannot share one database login (0019): the login names who acts.
+        constraint: 'admins_db_login_key',
+        code: UNIQUE,
+        run: async (client) => {
+          await insert(client, 'admin.admins', {
+            email: 'first@sumda.test',
+            role: 'operator',
+            db_login: 'ops_kim',
+          });
+          await insert(client, 'admin.admins', {
+            email: 'second@sumda.test',
+            role: 'operator',
+            db_login: 'ops_kim',
+          });
+        },
+      },
     ],
   },
   'admin.audit_log': {
