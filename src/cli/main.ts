@@ -17,8 +17,8 @@ export interface BuildOptions {
 
 /**
  * The program. Only the command modules this command line names are loaded; every other top-level
- * command is a stub from the manifest (name, description, usage term), which is all `sumda --help`
- * and "did you mean" need. A module missing from the manifest is loaded, so a stale manifest costs
+ * command is listed from the manifest (name, description, usage term), which is all `sumda --help`
+ * and "did you mean" need; naming it on the command line loads its real module. A module missing from the manifest is loaded, so a stale manifest costs
  * time, never a command.
  */
 export async function buildProgram(
@@ -26,7 +26,7 @@ export async function buildProgram(
   options: BuildOptions = {},
 ): Promise<Command> {
   const named = new Set(argv);
-  const stubTerms = new Map<Command, string>();
+  const listedTerms = new Map<Command, string>();
   const program = new Command('sumda')
     .description(
       'Operations CLI and job runner for 숨다 (Sumda): migrations, policies, workers, slips, reports',
@@ -51,7 +51,7 @@ export async function buildProgram(
       sortSubcommands: false,
       showGlobalOptions: true,
       subcommandTerm(this: Help, cmd: Command) {
-        return stubTerms.get(cmd) ?? Help.prototype.subcommandTerm.call(this, cmd);
+        return listedTerms.get(cmd) ?? Help.prototype.subcommandTerm.call(this, cmd);
       },
     })
     .addHelpText('after', `${exitCodeHelp()}\nsumda --version prints the version.\n`)
@@ -65,7 +65,7 @@ export async function buildProgram(
       continue;
     }
     for (const entry of entries) {
-      stubTerms.set(program.command(entry.name).description(entry.description), entry.term);
+      listedTerms.set(program.command(entry.name).description(entry.description), entry.term);
     }
   }
   registerCompletion(program, () => buildProgram([], { all: true }));
