@@ -70,13 +70,18 @@ it('two worker processes on one queue process each job once, and both stop clean
     async () => (await count(sql`select count(*)::int as n from public.analysis_results`)) >= ENTRIES,
     { timeoutMs: 45_000, intervalMs: 200, what: 'every entry to have its analysis' },
   );
-  // Results are written before their jobs are marked completed: let the last ones settle.
+  // Results are written before their jobs are marked completed: let the last ones settle. A scan
+  // tick from the schedule that is still running read its entries before the last results were
+  // stored and will enqueue (stately) duplicates when it commits: wait for it too, or those jobs
+  // would be left queued when the workers stop.
   await waitUntil(
     async () =>
       (await count(
-        sql`select count(*)::int as n from pgboss.job where name = 'analysis.run' and state in ('created', 'retry', 'active')`,
+        sql`select count(*)::int as n from pgboss.job
+            where (name = 'analysis.run' and state in ('created', 'retry', 'active'))
+               or (name = 'analysis.scan' and state = 'active')`,
       )) === 0,
-    { timeoutMs: 20_000, what: 'no analysis job left' },
+    { timeoutMs: 20_000, what: 'no analysis job left and no scan running' },
   );
 
   for (const w of workers) w.send('SIGTERM');
