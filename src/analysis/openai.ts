@@ -7,7 +7,9 @@
  * - a 429 that survives the SDK's retries also starts a cooldown shared by this process's calls;
  * - refusals, length cut-offs and content-filter stops are outcomes, not exceptions;
  * - invalid output gets at most `repairAttempts` (0 or 1) repair round-trip, then a recorded failure;
- * - only a hash of the user id is sent (`safety_identifier`); prompt text is never logged.
+ * - only a hash of the user id is sent (`safety_identifier`); prompt text is never logged;
+ * - provider errors become status, code and request id: never the body's message (a provider may
+ *   quote the input back), never the SDK error as `cause` (pino prints causes), SDK logging off.
  */
 import OpenAI from 'openai';
 import { zodResponseFormat } from 'openai/helpers/zod';
@@ -82,12 +84,51 @@ function retryAfterMs(error: InstanceType<typeof OpenAI.APIError>): number | und
   return undefined;
 }
 
+/**
+ * Provider errors are described by status, code and request id only — never the message, type or
+ * param, which come from the response body and may quote the input. The code and request id are
+ * kept only when they look like identifiers.
+ */
+const IDENTIFIER = /^[A-Za-z0-9_.:-]{1,80}$/;
+
+function safeToken(value: unknown): string | null {
+  return typeof value === 'string' && IDENTIFIER.test(value) ? value : null;
+}
+
+function nameOf(error: unknown): unknown {
+  return error instanceof Error ? error.name : typeof error;
+}
+
+interface ProviderError {
+  text: string;
+  code: string | null;
+  requestId: string | null;
+}
+
+function describeProviderError(error: InstanceType<typeof OpenAI.APIError>): ProviderError {
+  const code = safeToken(error.code) ?? safeToken(error.type);
+  const requestId = safeToken(error.requestID);
+  const text = [`OpenAI ${error.status ?? 0}`, code, requestId ? `(request ${requestId})` : null]
+    .filter(Boolean)
+    .join(' ');
+  return { text, code, requestId };
+}
+
+/** A connection error's system code (ECONNRESET, …), when the SDK kept one. */
+function causeCode(error: Error): string {
+  const cause = error.cause as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  const code = safeToken(cause?.code) ?? safeToken(cause?.cause?.code);
+  return code ? ` (${code})` : '';
+}
+
 export function createOpenAIAnalyzer(options: OpenAIAnalyzerOptions): Analyzer {
   const client = new OpenAI({
     apiKey: options.apiKey,
     baseURL: options.baseURL,
     timeout: options.timeoutMs,
     maxRetries: options.maxRetries ?? 2,
+    // The SDK's own logger (OPENAI_LOG=debug) prints request bodies, i.e. the diary: never on.
+    logLevel: 'off',
   });
   const responseFormat = zodResponseFormat(analysisOutputSchema, 'diary_analysis');
   let cooldownUntil = 0;
@@ -110,42 +151,37 @@ export function createOpenAIAnalyzer(options: OpenAIAnalyzerOptions): Analyzer {
         )
         .withResponse();
     } catch (error) {
+      // Nothing of the SDK's error leaves this function, not even as `cause`: its message is the
+      // provider's error body, which may quote the input (the diary), and pino prints causes.
       if (error instanceof OpenAI.APIUserAbortError) {
-        throw new RetryableAnalysisError('the call was aborted (the worker is stopping)', { cause: error });
+        throw new RetryableAnalysisError('the call was aborted (the worker is stopping)');
+      }
+      if (error instanceof OpenAI.APIConnectionTimeoutError) {
+        throw new RetryableAnalysisError(`OpenAI timed out after ${options.timeoutMs} ms`);
       }
       if (error instanceof OpenAI.APIConnectionError) {
-        throw new RetryableAnalysisError(`OpenAI unreachable: ${error.message}`, { cause: error });
+        throw new RetryableAnalysisError(`OpenAI unreachable${causeCode(error)}`);
       }
       if (error instanceof OpenAI.APIError) {
         const status = error.status ?? 0;
+        const said = describeProviderError(error);
         if (status === 429 || status === 408 || status === 409 || status >= 500) {
           const after = status === 429 ? (retryAfterMs(error) ?? 20_000) : undefined;
           if (after) cooldownUntil = Math.max(cooldownUntil, Date.now() + after);
-          throw new RetryableAnalysisError(`OpenAI ${status} ${error.code ?? ''}`.trim(), {
-            retryAfterMs: after,
-            cause: error,
-          });
+          throw new RetryableAnalysisError(said.text, { retryAfterMs: after });
         }
         if (status === 401 || status === 403 || status === 404) {
           // Configuration: every call will fail until an operator fixes the key or the model. Retry later.
           options.log?.error(
-            { status, code: error.code, requestId: error.requestID },
+            { status, code: said.code, requestId: said.requestId },
             'OpenAI refused our credentials or model',
           );
-          throw new RetryableAnalysisError(
-            `OpenAI ${status} ${error.code ?? ''}: check OPENAI_API_KEY and the analysis model`.trim(),
-            {
-              cause: error,
-            },
-          );
+          throw new RetryableAnalysisError(`${said.text}: check OPENAI_API_KEY and the analysis model`);
         }
-        return {
-          // Status and code only: the API's message may quote the input, which holds the diary.
-          rejected: `OpenAI ${status} ${error.code ?? error.type ?? 'error'}`,
-          requestId: error.requestID ?? null,
-        };
+        return { rejected: said.text, requestId: said.requestId };
       }
-      throw error;
+      // Anything else (a body that is not JSON, a bug in the SDK): its name only, for the same reason.
+      throw new RetryableAnalysisError(`OpenAI call failed (${safeToken(nameOf(error)) ?? 'unknown error'})`);
     }
   }
 
