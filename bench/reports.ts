@@ -104,13 +104,16 @@ function baseline(type: 'weekly' | 'monthly', rangeStart: string, rangeEnd: stri
       where d.created_at >= (${prevStart}::date::timestamp at time zone 'Asia/Seoul')
         and d.created_at < (${rangeEnd}::date::timestamp at time zone 'Asia/Seoul')
         and d.moderation_state = 'visible'
+        and exists (select 1 from public.users u where u.id = d.user_id and u.state in ('active', 'inactive'))
     ),
     scored as (
-      select e.*, a.summary, a.emotion_flow, a.keywords,
+      select e.*, a.summary, a.emotion_flow, a.keywords, a.flagged,
              (select round(avg(coalesce(p.polarity, 0) * (st->>'intensity')::numeric), 6)
               from jsonb_array_elements(a.emotion_flow) st left join polarity p on p.emotion = st->>'emotion') as score
       from entries e
-      left join lateral (select x.summary, x.emotion_flow, x.keywords from public.analysis_results x
+      left join lateral (select x.summary, x.emotion_flow, x.keywords,
+                                coalesce(x.metadata->'ethics_tags', '[]'::jsonb) <> '[]'::jsonb as flagged
+                         from public.analysis_results x
                          where x.diary_id = e.id order by x.created_at desc, x.id desc limit 1) a on true
     ),
     agg as (
@@ -144,7 +147,7 @@ function baseline(type: 'weekly' | 'monthly', rangeStart: string, rangeEnd: stri
     ),
     rep as (
       select distinct on (user_id, p) user_id, p, summary, day, round(score, ${d}) as score
-      from scored where score is not null order by user_id, p, abs(score) desc, created_at desc, id desc
+      from scored where score is not null and not flagged order by user_id, p, abs(score) desc, created_at desc, id desc
     ),
     buckets as (select user_id, p, day, round(avg(score), ${d}) as score from scored group by user_id, p, day),
     wave as (

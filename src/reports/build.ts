@@ -9,7 +9,9 @@
  *   only when its summary differs (`ON CONFLICT … DO UPDATE … WHERE … IS DISTINCT FROM`), so a
  *   rebuild that changes nothing writes nothing and `updated_at` stays;
  * - deletes the chunk's reports of the period whose users have no counted entry left (every entry
- *   blocked or deleted): a period without entries has no report;
+ *   blocked or deleted): a period without entries has no report. Banned and resigned accounts get
+ *   no new report, and a rebuild leaves the reports they already have as they are (a lifted ban
+ *   finds them; deleting an account's data is not a report build's decision);
  * - clears the chunk's staleness marks of the period at the generation it read (a mark re-set by a
  *   change committed after this snapshot survives, see migrations/0011_reports.ts).
  *
@@ -19,7 +21,13 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Database } from '../db/types.ts';
 import { type Period, type PeriodType, previousPeriod } from '../time/calendar.ts';
-import { EMOTION_POLARITY, REPORT_SCHEMA_VERSION, SCORE_DECIMALS, TOP_KEYWORDS } from './summary.ts';
+import {
+  EMOTION_POLARITY,
+  REPORT_SCHEMA_VERSION,
+  REPORTED_USER_STATES,
+  SCORE_DECIMALS,
+  TOP_KEYWORDS,
+} from './summary.ts';
 
 /** Below every uuid gen_random_uuid() can return (version 4 sets bits the nil uuid lacks). */
 export const FIRST_USER = '00000000-0000-0000-0000-000000000000';
@@ -46,6 +54,8 @@ export interface ChunkResult {
   /** Staleness marks cleared. */
   cleared: number;
 }
+
+const REPORTED_STATES = sql.join(REPORTED_USER_STATES.map((state) => sql.lit(state)));
 
 const POLARITY_VALUES = sql.raw(
   Object.entries(EMOTION_POLARITY)
@@ -120,15 +130,18 @@ export function buildStatement(period: Period, chunk: UserChunk): RawBuilder<Chu
       where ${users}
         and d.created_at >= ${previous.start} and d.created_at < ${period.end}
         and d.moderation_state = 'visible'
+        and exists (select 1 from public.users u where u.id = d.user_id and u.state in (${REPORTED_STATES}))
     ),
     scored as (
-      select e.*, a.summary, a.emotion_flow, a.keywords,
+      select e.*, a.summary, a.emotion_flow, a.keywords, a.flagged,
              (select round(avg(coalesce(p.polarity, 0) * (st->>'intensity')::numeric), 6)
               from jsonb_array_elements(a.emotion_flow) st
               left join polarity p on p.emotion = st->>'emotion') as score
       from entries e
       left join lateral (
-        select x.summary, x.emotion_flow, x.keywords from public.analysis_results x
+        select x.summary, x.emotion_flow, x.keywords,
+               coalesce(x.metadata->'ethics_tags', '[]'::jsonb) <> '[]'::jsonb as flagged
+        from public.analysis_results x
         where x.diary_id = e.id order by x.created_at desc, x.id desc limit 1
       ) a on true
     ),
@@ -181,7 +194,7 @@ export function buildStatement(period: Period, chunk: UserChunk): RawBuilder<Chu
     ),
     rep as (
       select distinct on (s.user_id) s.user_id, s.summary, s.day, round(s.score, ${d}) as score
-      from scored s where s.cur and s.score is not null
+      from scored s where s.cur and s.score is not null and not s.flagged
       order by s.user_id, abs(s.score) desc, s.created_at desc, s.id desc
     ),
     ${waveCte},
@@ -221,6 +234,7 @@ export function buildStatement(period: Period, chunk: UserChunk): RawBuilder<Chu
       delete from public.reports r
       where ${reportUsers} and r.period_type = ${period.type} and r.period_start = ${period.startDate}::date
         and not exists (select 1 from built b where b.user_id = r.user_id)
+        and exists (select 1 from public.users u where u.id = r.user_id and u.state in (${REPORTED_STATES}))
       returning 1
     ),
     seen as (

@@ -3,7 +3,8 @@
  * checked here. Reports are user-facing, so the summary is built only from what a user may see —
  * entries' days and visibility, and the analysis fields shown to the writer (summary, emotion_flow,
  * keywords). Private analysis metadata (tiers, valence, ethics tags, model, tokens) and slip data
- * never reach it. Bump REPORT_SCHEMA_VERSION, and the document, on any change of shape or meaning.
+ * never reach it; the builder reads an analysis's ethics tags for one thing only: an entry flagged
+ * with any (self-harm, violence, …) is never chosen as the representative sentence. Bump REPORT_SCHEMA_VERSION, and the document, on any change of shape or meaning.
  *
  * Glossary
  * - emotion score (감정 점수) of an analysed entry: the mean, over the steps of its `emotion_flow`,
@@ -16,6 +17,11 @@ import { z } from 'zod';
 import { EMOTIONS, type Emotion } from '../analysis/schema.ts';
 
 export const REPORT_SCHEMA_VERSION = 1;
+/**
+ * Accounts that get reports: active and dormant ones (a dormant user who comes back finds them).
+ * Banned and resigned accounts are not built for.
+ */
+export const REPORTED_USER_STATES = ['active', 'inactive'] as const;
 /** Most frequent keywords kept in a report. */
 export const TOP_KEYWORDS = 5;
 /** Decimal places of every score and share. */

@@ -40,6 +40,7 @@ beforeAll(async () => {
     ],
     keywords: ['산책', '커피', '친구'],
     summary: 'S1',
+    ethics: ['self_harm'], // private: never in the report (and never its representative sentence)
   }); // (0.8 + 0.4) / 2 = 0.6
   const e2 = await entry(db, A, new Date(kst('2026-11-25T00:00').getTime() - 1)); // Tue 23:59:59.999
   await analyse(db, e2, {
@@ -221,6 +222,73 @@ describe('a weekly build', () => {
     await sql`delete from sumda.report_stale`.execute(db);
     await sql`update public.diary_entries set content_enc = content_enc where user_id = ${A}`.execute(db);
     expect(await staleMarks(db)).toEqual([]);
+  });
+});
+
+describe('who and what a report leaves out', () => {
+  const october = periodContaining('weekly', kst('2026-10-07T12:00')); // Mon 2026-10-05 … 10-12
+
+  it('never picks an entry flagged with an ethics tag as the representative sentence; its score still counts', async () => {
+    const db = database.db;
+    const mixed = await user(db, '혼합');
+    await analyse(db, await entry(db, mixed, kst('2026-10-05T21:00')), {
+      flow: [['despair', 1]],
+      summary: 'FLAGGED-PEAK',
+      ethics: ['self_harm'],
+    }); // −1: the largest |score|, flagged
+    await analyse(db, await entry(db, mixed, kst('2026-10-06T21:00')), {
+      flow: [['anger', 0.8]],
+      summary: 'FLAGGED-ANGER',
+      ethics: ['violence'],
+    }); // −0.8, flagged with another tag
+    await analyse(db, await entry(db, mixed, kst('2026-10-07T21:00')), {
+      flow: [['joy', 0.4]],
+      summary: 'PLAIN',
+    });
+    const onlyFlagged = await user(db, '플래그');
+    await analyse(db, await entry(db, onlyFlagged, kst('2026-10-08T21:00')), {
+      flow: [['sadness', 0.5]],
+      summary: 'FLAGGED-ONLY',
+      ethics: ['self_harm_intent'],
+    });
+
+    await buildPeriod(db, october);
+    const [m] = await reportsOf(db, mixed);
+    expect(m!.summary).toMatchObject({
+      analysed_entries: 3,
+      emotion_score: { avg: -0.467, max: 0.4, min: -1 }, // (−1 − 0.8 + 0.4) / 3
+      representative: { sentence: 'PLAIN', date: '2026-10-07', score: 0.4 },
+    });
+    const [f] = await reportsOf(db, onlyFlagged);
+    expect(f!.summary).toMatchObject({
+      analysed_entries: 1,
+      emotion_score: { avg: -0.5 },
+      representative: null,
+    });
+    expect(JSON.stringify([m, f])).not.toMatch(/FLAGGED|self_harm|violence/);
+  });
+
+  it('builds nothing for banned or resigned accounts, and a rebuild leaves the reports they have', async () => {
+    const db = database.db;
+    const banned = await user(db, '차단');
+    const resigned = await user(db, '탈퇴');
+    const later = await user(db, '나중차단');
+    for (const u of [banned, resigned, later]) {
+      await analyse(db, await entry(db, u, kst('2026-10-06T09:00')), { flow: [['calm', 0.5]] });
+    }
+    await sql`update public.users set state = 'banned' where id = ${banned}`.execute(db);
+    await sql`update public.users set state = 'resigned' where id = ${resigned}`.execute(db);
+
+    await buildPeriod(db, october);
+    expect(await reportsOf(db, banned)).toEqual([]);
+    expect(await reportsOf(db, resigned)).toEqual([]);
+    const [kept] = await reportsOf(db, later);
+    expect(kept).toBeDefined();
+
+    await sql`update public.users set state = 'banned' where id = ${later}`.execute(db);
+    const rebuilt = await buildPeriod(db, october);
+    expect(rebuilt.removed).toBe(0);
+    expect(await reportsOf(db, later)).toEqual([kept]);
   });
 });
 

@@ -46,6 +46,8 @@ export interface AnalysisSpec {
   summary?: string;
   createdAt?: Date;
   prompt?: string;
+  /** The analysis's private ethics tags (none by default). */
+  ethics?: string[];
 }
 
 let prompts = 0;
@@ -72,7 +74,7 @@ export async function analyse(db: Db, diaryId: string, spec: AnalysisSpec): Prom
         tier_a: 3.9,
         tier_m: 2.5,
         valence: -0.8,
-        ethics_tags: ['self_harm'],
+        ethics_tags: spec.ethics ?? [],
         slip_input: { tier_a: 3.9 },
         note: 'PRIVATE-METADATA-MARKER',
       }),
