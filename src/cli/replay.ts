@@ -10,6 +10,7 @@ export async function runReplay(
   policy: 'slip' | 'ethics',
   candidateConfig: unknown,
   days: number,
+  scope = 'global',
 ) {
   const { PolicyResolver } = await import('../policy/resolver.ts');
   const { replayCandidate } = await import('../slips/replay.ts');
@@ -17,6 +18,7 @@ export async function runReplay(
   let bar: ReturnType<CommandContext['progress']> | undefined;
   const result = await replayCandidate(db, new PolicyResolver(db), policy, candidateConfig, {
     days,
+    scope,
     onTotal: (entries) => {
       bar = ctx.progress('replay', entries);
     },

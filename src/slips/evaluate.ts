@@ -9,7 +9,11 @@
  *   intensity is not risk, so it never counts.
  * - risky spike: a spike that is not healthy high.
  * - warning: a gentle note to the user; slipped: the AI reading pauses for a while (writing never does).
- * Rules, in order: slips disabled → normal; an operator's open override → it stands; this entry is
+ * - fresh window: an operator's release or override starts the count again. Only entries written
+ *   after an operator's last action on the user, and only warnings given after it, count; so a
+ *   released user is not slipped again at once by the spikes the operator just looked at.
+ * Rules, in order: slips disabled → normal; an operator's open override → it stands; an entry
+ * written before the operator's last action → normal (that action already covered it); this entry is
  * not a risky spike → normal; risky spikes in the window reach `slip_spikes` (or this one reaches
  * `immediate_tier_a`) after a warning → slipped; reach `warning_spikes` (or `immediate_tier_a`)
  * → warning; otherwise normal. A warning always comes before a slip. Self-harm tags route to the
@@ -47,13 +51,16 @@ export interface EvaluationInput {
   /** The user's other analyses (any order; only those inside the window before `entry.at` count). */
   recent: readonly AnalysisFacts[];
   open: OpenCondition | null;
-  /** Whether the user had a warning inside the window (open or already released). */
+  /** Whether the user had a warning inside the window (open or already released) and after `freshSince`. */
   warnedInWindow: boolean;
+  /** When an operator last released or overrode this user's condition: the window starts after it. */
+  freshSince?: Date | null;
 }
 
 export type SlipRule =
   | 'disabled'
   | 'operator_override'
+  | 'before_operator_action'
   | 'not_a_spike'
   | 'healthy_high'
   | 'below_warning'
@@ -84,6 +91,8 @@ export interface SlipDecision {
     risky_spikes: number;
     healthy_spikes: number;
     warned_in_window: boolean;
+    /** The window starts after this operator action (ISO instant), or null. */
+    fresh_since: string | null;
     thresholds: {
       spike_tier_a: number;
       immediate_tier_a: number;
@@ -115,7 +124,8 @@ const DAY_MS = 86_400_000;
 
 export function evaluateSlip(input: EvaluationInput): SlipDecision {
   const { slip, ethics, entry } = input;
-  const since = entry.at.getTime() - slip.window_days * DAY_MS;
+  const fresh = input.freshSince?.getTime() ?? Number.NEGATIVE_INFINITY;
+  const since = Math.max(entry.at.getTime() - slip.window_days * DAY_MS, fresh);
   const window = input.recent.filter(
     (r) =>
       r.analysisId !== entry.analysisId && r.at.getTime() > since && r.at.getTime() <= entry.at.getTime(),
@@ -151,6 +161,7 @@ export function evaluateSlip(input: EvaluationInput): SlipDecision {
       risky_spikes: risky,
       healthy_spikes: healthy,
       warned_in_window: input.warnedInWindow,
+      fresh_since: input.freshSince ? input.freshSince.toISOString() : null,
       thresholds: {
         spike_tier_a: slip.spike_tier_a,
         immediate_tier_a: slip.immediate_tier_a,
@@ -164,6 +175,8 @@ export function evaluateSlip(input: EvaluationInput): SlipDecision {
   if (!slip.enabled) return decide('normal', 'disabled');
   // An operator's decision stands until it ends; automation doesn't second-guess a human.
   if (input.open?.source === 'operator') return decide(input.open.status, 'operator_override');
+  // Written before the operator's last look at this user (a check that ran late): already covered.
+  if (entry.at.getTime() <= fresh) return decide('normal', 'before_operator_action');
   if (!isSpike(entry, slip)) return decide('normal', 'not_a_spike');
   if (healthyNow) return decide('normal', 'healthy_high');
   const immediate = entry.tierA >= slip.immediate_tier_a;

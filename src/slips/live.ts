@@ -74,7 +74,11 @@ export async function checkSlips(deps: SlipDeps, analysisIds: string[]): Promise
     results.push(
       await db.transaction().execute(async (trx) => {
         await lockFor(trx, lockNames.userSlip(row.user_id));
-        const windowStart = new Date(row.written_at.getTime() - slip.window_days * 86_400_000);
+        const freshSince = await lastOperatorAction(trx, row.user_id);
+        // An operator's release or override starts a fresh window (see evaluate.ts).
+        const windowStart = new Date(
+          Math.max(row.written_at.getTime() - slip.window_days * 86_400_000, freshSince?.getTime() ?? 0),
+        );
         const recent = await trx
           .selectFrom('analysis_results as a')
           .innerJoin('diary_entries as d', 'd.id', 'a.diary_id')
@@ -133,6 +137,7 @@ export async function checkSlips(deps: SlipDeps, analysisIds: string[]): Promise
           recent: facts,
           open: open ? { status: open.status, source: open.source, triggeredAt: open.triggered_at } : null,
           warnedInWindow: Boolean(warned),
+          freshSince,
         });
         const metrics = {
           analysis_id: row.id,
@@ -228,6 +233,22 @@ export async function checkSlips(deps: SlipDeps, analysisIds: string[]): Promise
     );
   }
   return results;
+}
+
+/**
+ * When an operator last acted on a user's slip state: released a condition (release, or an override
+ * closing it) or set one by hand. The live check and the replay start the window after it.
+ */
+export async function lastOperatorAction(db: Kysely<Database>, userId: string): Promise<Date | null> {
+  // Postgres keeps microseconds and a Date milliseconds: round up, so the action's own row (an
+  // override's triggered_at) is never "after" it.
+  const row = await sql<{ ms: number | null }>`
+    select ceil(extract(epoch from greatest(
+      max(released_at) filter (where released_by is not null),
+      max(triggered_at) filter (where source = 'operator'))) * 1000)::float8 as ms
+    from admin.slip_conditions where user_id = ${userId}`.execute(db);
+  const ms = row.rows[0]?.ms;
+  return ms === null || ms === undefined ? null : new Date(ms);
 }
 
 /**

@@ -105,6 +105,17 @@ describe('every rule, with a minimal case', () => {
       decision: 'normal',
       score: 6,
     },
+    {
+      rule: 'before_operator_action',
+      input: () => ({
+        entry: facts(4),
+        recent: riskyBefore(5),
+        freshSince: new Date(NOW.getTime() + 60_000),
+        warnedInWindow: false,
+      }),
+      decision: 'normal',
+      score: 1,
+    },
     { rule: 'not_a_spike', input: () => ({ entry: facts(3.1) }), decision: 'normal', score: 0 },
     {
       rule: 'healthy_high',
@@ -155,6 +166,7 @@ describe('every rule, with a minimal case', () => {
     const all: SlipRule[] = [
       'disabled',
       'operator_override',
+      'before_operator_action',
       'not_a_spike',
       'healthy_high',
       'below_warning',
@@ -174,6 +186,24 @@ describe('every rule, with a minimal case', () => {
     expect(result).toMatchObject({ decision: 'slipped', rule: 'operator_override' });
   });
 
+  it("an operator's release starts a fresh window: the spikes before it no longer count", () => {
+    const released = new Date(NOW.getTime() - 30 * 60_000);
+    // Two risky spikes before the release (1 h and 2 h before NOW), one after it would slip
+    // a warned user; after the release only this entry counts: below the warning threshold.
+    const result = evaluate({ entry: facts(3.4), recent: riskyBefore(2), freshSince: released });
+    expect(result).toMatchObject({ decision: 'normal', rule: 'below_warning', score: 1 });
+    expect(result.evidence).toMatchObject({
+      window_entries: 1,
+      risky_spikes: 1,
+      fresh_since: released.toISOString(),
+    });
+    // The same entries without the release: a warning at once.
+    expect(evaluate({ entry: facts(3.4), recent: riskyBefore(2) })).toMatchObject({
+      decision: 'warning',
+      score: 3,
+    });
+  });
+
   it('records the evidence: this entry, the window and the thresholds in effect', () => {
     const entry = facts(3.4, { ethics: ['harassment'] });
     const healthy = facts(3.5, { at: new Date(NOW.getTime() - DAY), valence: 0.7, context: ['joy'] });
@@ -191,6 +221,7 @@ describe('every rule, with a minimal case', () => {
       risky_spikes: 2,
       healthy_spikes: 1,
       warned_in_window: false,
+      fresh_since: null,
       thresholds: {
         spike_tier_a: 3.2,
         immediate_tier_a: 3.8,

@@ -74,6 +74,7 @@ export function registerPolicy(program: Command): void {
                   input.name,
                   input.config,
                   parseIntFlag(opts.days, '--days', 1, 365),
+                  input.scope,
                 );
                 await printReplay(ctx, result, `${input.name} ${input.version} (dry run, nothing written)`);
                 return;
@@ -133,6 +134,7 @@ export function registerPolicy(program: Command): void {
               policyName,
               next.config,
               parseIntFlag(opts.days, '--days', 1, 365),
+              scope,
             );
             if (ctx.out.json) {
               const { diffConfigs } = await import('../../policy/merge.ts');
