@@ -17,7 +17,14 @@ import { defineHandler, type JobContext } from './context.ts';
 export const SCAN_BATCH = 1000;
 
 function billingDeps(ctx: JobContext, signal?: AbortSignal): BillingDeps {
-  return createBillingDeps({ db: ctx.db, keyring: ctx.keyring, config: ctx.config, log: ctx.log, signal });
+  const deps = createBillingDeps({
+    db: ctx.db,
+    keyring: ctx.keyring,
+    config: ctx.config,
+    log: ctx.log,
+    signal,
+  });
+  return ctx.instrumentToss ? { ...deps, toss: ctx.instrumentToss(deps.toss) } : deps;
 }
 
 /** Without a Toss key the scheduled billing jobs do nothing (and say so) rather than fail every tick. */

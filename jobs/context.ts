@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Job, PgBoss } from 'pg-boss';
 import type { z } from 'zod';
 import type { Analyzer } from '../src/analysis/analyzer.ts';
+import type { TossClient } from '../src/billing/toss.ts';
 import type { Config } from '../src/config/index.ts';
 import type { Keyring } from '../src/crypto/index.ts';
 import type { Database } from '../src/db/types.ts';
@@ -21,6 +22,8 @@ export interface JobContext {
   resolver: PolicyResolver;
   analyzer: Analyzer;
   budget: Budget;
+  /** Wraps each Toss client billing builds (the worker's metrics observe its latency); default none. */
+  instrumentToss?: ((toss: TossClient) => TossClient) | undefined;
 }
 
 /** A handler over the worker's context, built once per worker process (it may keep state between batches). */

@@ -165,6 +165,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
       resolver,
       analyzer: metrics ? metrics.instrumentAnalyzer(analyzer) : analyzer,
       budget: metrics ? metrics.instrumentBudget(budget, 'openai') : budget,
+      instrumentToss: metrics?.billing.instrumentToss,
     };
 
     let paused = await pausedQueues(db);

@@ -8,13 +8,15 @@
  * that small table — never by counting job rows.
  */
 import type { Kysely } from 'kysely';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { type Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { AnalyzeResult, Analyzer } from '../analysis/analyzer.ts';
 import { costOf } from '../analysis/pricing.ts';
 import type { Database } from '../db/types.ts';
 import type { Budget } from '../queue/budget.ts';
 import { deadLetterName, type QueueDefinition } from '../queue/catalog.ts';
 import { QUERIES } from '../queue/plans.ts';
+import { type BillingMetrics, createBillingMetrics } from './billing.ts';
+import { counterIn } from './families.ts';
 
 /** A budget acquire slower than this waited for the next window. */
 const BUDGET_WAIT_MS = 50;
@@ -58,13 +60,15 @@ export interface WorkerMetrics {
   readonly budgetWaits: Counter<'budget'>;
   readonly budgetWaitSeconds: Counter<'budget'>;
   readonly slipDecisions: Counter<'decision' | 'crisis'>;
+  /** Renewals, charges, dunning, the reconciler and Toss latency (see ./billing.ts). */
+  readonly billing: BillingMetrics;
   /** Wraps an analyzer so every call is counted (outcome, tokens, cost, 429s). */
   instrumentAnalyzer(analyzer: Analyzer): Analyzer;
   /** Wraps a budget so waits for the next window are counted. */
   instrumentBudget(budget: Budget, name: string): Budget;
   /** Registers `sumda_worker_ready` (1 when every readiness check passes), evaluated per scrape. */
   readyGauge(isReady: () => Promise<boolean>): void;
-  /** Reads the output a settled job left, for the metrics that live in outputs (slip decisions). */
+  /** Reads the output a settled job left, for the metrics that live in outputs (slip decisions, billing). */
   observeOutput(queue: string, output: unknown): void;
 }
 
@@ -108,24 +112,36 @@ export function createWorkerMetrics(options: {
   };
 
   const registers = [registry];
-  const jobsCompleted = new Counter({
-    name: 'sumda_jobs_completed_total',
-    help: 'Jobs completed by this worker',
-    labelNames: ['queue'] as const,
-    registers,
-  });
-  const jobsRetried = new Counter({
-    name: 'sumda_jobs_retried_total',
-    help: 'Job attempts that failed and went back to the queue for a retry',
-    labelNames: ['queue'] as const,
-    registers,
-  });
-  const jobsDeadLettered = new Counter({
-    name: 'sumda_jobs_dead_lettered_total',
-    help: 'Jobs that failed their last attempt (moved to <queue>.dead where the queue has one)',
-    labelNames: ['queue'] as const,
-    registers,
-  });
+  const counter = counterIn(registry);
+  /** A gauge filled per scrape from pg-boss's cached queue counters (one shared read). */
+  const queueGauge = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    fill: (gauge: Gauge<L>, q: QueueSnapshot) => void,
+  ) =>
+    new Gauge<L>({
+      name,
+      help,
+      labelNames,
+      registers,
+      async collect() {
+        this.reset();
+        for (const q of await snapshots()) fill(this, q);
+      },
+    });
+
+  const jobsCompleted = counter('sumda_jobs_completed_total', 'Jobs completed by this worker', ['queue']);
+  const jobsRetried = counter(
+    'sumda_jobs_retried_total',
+    'Job attempts that failed and went back to the queue for a retry',
+    ['queue'],
+  );
+  const jobsDeadLettered = counter(
+    'sumda_jobs_dead_lettered_total',
+    'Jobs that failed their last attempt (moved to <queue>.dead where the queue has one)',
+    ['queue'],
+  );
   const jobDuration = new Histogram({
     name: 'sumda_job_duration_seconds',
     help: 'Handler time of each job (its batch call), by outcome',
@@ -146,101 +162,80 @@ export function createWorkerMetrics(options: {
     jobsDeadLettered.inc({ queue: d.name }, 0);
   }
 
-  new Gauge({
-    name: 'sumda_queue_jobs',
-    help: "Jobs per queue and state (pg-boss's cached counters: ready = due now, deferred = start time ahead, active = held by a worker)",
-    labelNames: ['queue', 'state'] as const,
-    registers,
-    async collect() {
-      this.reset();
-      for (const q of await snapshots()) {
-        if (deadLetters.has(q.name)) continue;
-        this.set({ queue: q.name, state: 'ready' }, q.ready);
-        this.set({ queue: q.name, state: 'deferred' }, q.deferred);
-        this.set({ queue: q.name, state: 'active' }, q.active);
+  queueGauge(
+    'sumda_queue_jobs',
+    "Jobs per queue and state (pg-boss's cached counters: ready = due now, deferred = start time ahead, active = held by a worker)",
+    ['queue', 'state'],
+    (gauge, q) => {
+      if (deadLetters.has(q.name)) return;
+      gauge.set({ queue: q.name, state: 'ready' }, q.ready);
+      gauge.set({ queue: q.name, state: 'deferred' }, q.deferred);
+      gauge.set({ queue: q.name, state: 'active' }, q.active);
+    },
+  );
+  queueGauge(
+    'sumda_queue_oldest_ready_seconds',
+    'Age of the oldest job that is due and not yet taken, per queue (0 when none)',
+    ['queue'],
+    (gauge, q) => {
+      if (!deadLetters.has(q.name)) gauge.set({ queue: q.name }, q.oldestReadySeconds ?? 0);
+    },
+  );
+  queueGauge(
+    'sumda_dead_letters',
+    'Jobs waiting in each queue’s dead-letter queue (<queue>.dead) for an operator',
+    ['queue'],
+    (gauge, q) => {
+      const source = deadLetters.get(q.name);
+      if (source) gauge.set({ queue: source }, q.queued + q.active);
+    },
+  );
+  queueGauge(
+    'sumda_queue_stats_age_seconds',
+    'How old pg-boss’s cached queue counters are (they refresh with the supervisor of a running worker)',
+    ['queue'],
+    (gauge, q) => {
+      if (q.refreshedAt) {
+        gauge.set({ queue: q.name }, Math.max(0, (Date.now() - q.refreshedAt.getTime()) / 1000));
       }
     },
-  });
-  new Gauge({
-    name: 'sumda_queue_oldest_ready_seconds',
-    help: 'Age of the oldest job that is due and not yet taken, per queue (0 when none)',
-    labelNames: ['queue'] as const,
-    registers,
-    async collect() {
-      this.reset();
-      for (const q of await snapshots()) {
-        if (!deadLetters.has(q.name)) this.set({ queue: q.name }, q.oldestReadySeconds ?? 0);
-      }
-    },
-  });
-  new Gauge({
-    name: 'sumda_dead_letters',
-    help: 'Jobs waiting in each queue’s dead-letter queue (<queue>.dead) for an operator',
-    labelNames: ['queue'] as const,
-    registers,
-    async collect() {
-      this.reset();
-      for (const q of await snapshots()) {
-        const source = deadLetters.get(q.name);
-        if (source) this.set({ queue: source }, q.queued + q.active);
-      }
-    },
-  });
-  new Gauge({
-    name: 'sumda_queue_stats_age_seconds',
-    help: 'How old pg-boss’s cached queue counters are (they refresh with the supervisor of a running worker)',
-    labelNames: ['queue'] as const,
-    registers,
-    async collect() {
-      this.reset();
-      const now = Date.now();
-      for (const q of await snapshots()) {
-        if (q.refreshedAt) this.set({ queue: q.name }, Math.max(0, (now - q.refreshedAt.getTime()) / 1000));
-      }
-    },
-  });
+  );
 
-  const modelCalls = new Counter({
-    name: 'sumda_model_calls_total',
-    help: 'Analyzer calls by model snapshot and outcome (ok, refusal, invalid_output, …, rate_limited, server_error)',
-    labelNames: ['model', 'outcome'] as const,
-    registers,
-  });
-  const modelTokens = new Counter({
-    name: 'sumda_model_tokens_total',
-    help: 'Model tokens by kind (input, output, cached, reasoning)',
-    labelNames: ['model', 'kind'] as const,
-    registers,
-  });
-  const modelCost = new Counter({
-    name: 'sumda_model_cost_usd_total',
-    help: 'Model cost in US dollars, from the versioned price table',
-    labelNames: ['model'] as const,
-    registers,
-  });
-  const modelRateLimited = new Counter({
-    name: 'sumda_model_rate_limited_total',
-    help: "Model calls refused with 429 after the SDK's own retries",
-    registers,
-  });
-  const budgetWaits = new Counter({
-    name: 'sumda_budget_waits_total',
-    help: 'Times a call waited for the next window of a shared per-minute budget',
-    labelNames: ['budget'] as const,
-    registers,
-  });
-  const budgetWaitSeconds = new Counter({
-    name: 'sumda_budget_wait_seconds_total',
-    help: 'Time spent waiting for a shared per-minute budget',
-    labelNames: ['budget'] as const,
-    registers,
-  });
-  const slipDecisions = new Counter({
-    name: 'sumda_slip_decisions_total',
-    help: 'Slip checks by decision (normal, warning, slipped) and whether crisis resources were shown',
-    labelNames: ['decision', 'crisis'] as const,
-    registers,
-  });
+  const modelCalls = counter(
+    'sumda_model_calls_total',
+    'Analyzer calls by model snapshot and outcome (ok, refusal, invalid_output, …, rate_limited, server_error)',
+    ['model', 'outcome'],
+  );
+  const modelTokens = counter(
+    'sumda_model_tokens_total',
+    'Model tokens by kind (input, output, cached, reasoning)',
+    ['model', 'kind'],
+  );
+  const modelCost = counter(
+    'sumda_model_cost_usd_total',
+    'Model cost in US dollars, from the versioned price table',
+    ['model'],
+  );
+  const modelRateLimited = counter(
+    'sumda_model_rate_limited_total',
+    "Model calls refused with 429 after the SDK's own retries",
+  );
+  const budgetWaits = counter(
+    'sumda_budget_waits_total',
+    'Times a call waited for the next window of a shared per-minute budget',
+    ['budget'],
+  );
+  const budgetWaitSeconds = counter(
+    'sumda_budget_wait_seconds_total',
+    'Time spent waiting for a shared per-minute budget',
+    ['budget'],
+  );
+  const slipDecisions = counter(
+    'sumda_slip_decisions_total',
+    'Slip checks by decision (normal, warning, slipped) and whether crisis resources were shown',
+    ['decision', 'crisis'],
+  );
+  const billing = createBillingMetrics(registry);
 
   return {
     registry,
@@ -256,6 +251,7 @@ export function createWorkerMetrics(options: {
     budgetWaits,
     budgetWaitSeconds,
     slipDecisions,
+    billing,
     instrumentAnalyzer(analyzer) {
       return {
         name: analyzer.name,
@@ -309,6 +305,7 @@ export function createWorkerMetrics(options: {
       });
     },
     observeOutput(queue, output) {
+      if (queue.startsWith('billing.')) return billing.observeOutput(queue, output);
       if (queue !== 'slip.check' || !output || typeof output !== 'object') return;
       const o = output as { status?: unknown; decision?: unknown; crisis?: unknown };
       if (o.status !== 'checked' || typeof o.decision !== 'string') return;
