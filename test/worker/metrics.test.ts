@@ -5,7 +5,6 @@
  * (the worker reaches PostgreSQL through a proxy this test cuts) and comes back, and while the
  * worker drains after SIGTERM — liveness stays up in both.
  */
-import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { activePrompt, enqueueAnalyses } from '../../src/analysis/run.ts';
 import { PolicyResolver } from '../../src/policy/resolver.ts';
@@ -15,6 +14,7 @@ import { useTestDatabase } from '../support/db.ts';
 import { type FakeOpenAI, startFakeOpenAI } from '../support/fake-openai.ts';
 import { hasMsg, type SumdaProcess, startSumda, waitUntil } from '../support/process.ts';
 import { type Family, parsePrometheus } from '../support/prometheus.ts';
+import { type PgProxy, startProxy } from '../support/proxy.ts';
 
 const database = useTestDatabase();
 let boss: PgBoss;
@@ -22,44 +22,7 @@ let keys: TestKeys;
 let fake: FakeOpenAI;
 let worker: SumdaProcess | undefined;
 
-/** A TCP proxy to PostgreSQL that the test can cut (every connection dropped, new ones refused) and restore. */
-async function startProxy(target: URL) {
-  const sockets = new Set<net.Socket>();
-  let down = false;
-  const server = net.createServer((client) => {
-    if (down) return void client.destroy();
-    const upstream = net.connect(Number(target.port || 5432), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {});
-      s.on('close', () => {
-        sockets.delete(s);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    url(databaseUrl: string) {
-      const u = new URL(databaseUrl);
-      u.hostname = '127.0.0.1';
-      u.port = String(port);
-      return u.toString();
-    },
-    cut() {
-      down = true;
-      for (const s of sockets) s.destroy();
-    },
-    restore() {
-      down = false;
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-let proxy: Awaited<ReturnType<typeof startProxy>>;
+let proxy: PgProxy;
 
 beforeAll(async () => {
   keys = testKeys();
