@@ -84,8 +84,8 @@ export async function bootstrapAdmin(
 }
 
 export async function createAdmin(db: Kysely<Database>, op: Operation, input: CreateAdminInput) {
-  return mutate(db, op, 'admin.create', async (trx) => {
-    const row = await insertAdmin(trx, input, op.actor!.id);
+  return mutate(db, op, 'admin.create', async (trx, op) => {
+    const row = await insertAdmin(trx, input, op.actor.id);
     await writeAudit(trx, op, {
       action: 'admin.create',
       targetType: 'admin',
@@ -228,10 +228,10 @@ export async function disableAdmin(
   email: string,
   reason: string | null,
 ) {
-  return mutate(db, op, 'admin.disable', async (trx) => {
+  return mutate(db, op, 'admin.disable', async (trx, op) => {
     const target = await lockTarget(trx, email);
     if (target.disabled_at) throw new UsageError(`${email} is already disabled`);
-    if (target.id === op.actor!.id) throw new UsageError('refusing to disable your own account');
+    if (target.id === op.actor.id) throw new UsageError('refusing to disable your own account');
     if (target.role === 'admin') await assertNotLastAdmin(trx, target.id);
     const row = await trx
       .updateTable('admin.admins')

@@ -5,7 +5,7 @@
  * activate policies and prompts, rotate keys and manage operators.
  */
 import type { Kysely } from 'kysely';
-import { type Operation, writeAudit } from '../audit/index.ts';
+import { type Operation, type OperationWithActor, writeAudit } from '../audit/index.ts';
 import type { Database } from '../db/types.ts';
 import { PermissionDeniedError } from '../errors.ts';
 import type { Role } from './actor.ts';
@@ -65,15 +65,15 @@ export function allows(role: Role, permission: Permission): boolean {
 
 /**
  * Refuses an actor whose role is too low. The refusal is itself audited (outcome `denied`), in its
- * own transaction so it survives the failed command.
+ * own transaction so it survives the failed command. Returns the operation with its actor known.
  */
 export async function authorize(
   db: Kysely<Database>,
   op: Operation,
   permission: Permission,
   target?: { type: string; id: string },
-): Promise<void> {
-  if (op.actor && allows(op.actor.role, permission)) return;
+): Promise<OperationWithActor> {
+  if (op.actor && allows(op.actor.role, permission)) return { ...op, actor: op.actor };
   const needed = PERMISSIONS[permission];
   await writeAudit(db, op, {
     action: permission,
@@ -92,15 +92,16 @@ export async function authorize(
 
 /**
  * The shape of every mutating domain operation: check the role, then run the change and its audit
- * row in one transaction. `fn` writes the audit row itself because only it knows before/after.
+ * row in one transaction. `fn` writes the audit row itself because only it knows before/after; it
+ * receives the operation with its actor known (the same operation, narrowed by `authorize`).
  */
 export async function mutate<T>(
   db: Kysely<Database>,
   op: Operation,
   permission: Permission,
-  fn: (trx: Kysely<Database>) => Promise<T>,
+  fn: (trx: Kysely<Database>, op: OperationWithActor) => Promise<T>,
   target?: { type: string; id: string },
 ): Promise<T> {
-  await authorize(db, op, permission, target);
-  return db.transaction().execute(fn);
+  const authorized = await authorize(db, op, permission, target);
+  return db.transaction().execute((trx) => fn(trx, authorized));
 }

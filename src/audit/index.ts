@@ -34,6 +34,9 @@ export interface Operation {
   identity?: 'login' | 'password' | 'token' | 'declared' | undefined;
 }
 
+/** An operation whose actor is known: what `authorize` returns and `mutate` hands its change. */
+export type OperationWithActor = Operation & { actor: Actor };
+
 /** pg_advisory_xact_lock key of the audit chain: the same as the insert trigger's (migrations/0003). */
 const AUDIT_CHAIN_LOCK = '6545595930023432192';
 
@@ -146,8 +149,8 @@ export async function listAudit(db: Kysely<Database>, filter: AuditFilter = {}) 
     ])
     .orderBy('chain_seq', 'desc')
     .limit(filter.limit ?? 100);
-  if (filter.actor)
-    query = query.where((eb) => eb(eb.fn('lower', ['actor_email']), '=', filter.actor!.toLowerCase()));
+  const actor = filter.actor?.toLowerCase();
+  if (actor) query = query.where((eb) => eb(eb.fn('lower', ['actor_email']), '=', actor));
   if (filter.action) {
     // `policy` matches policy.*, `policy.activate` matches exactly.
     query = filter.action.includes('.')

@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import type { Actor } from '../admins/actor.ts';
-import type { Operation } from '../audit/index.ts';
+import type { Operation, OperationWithActor } from '../audit/index.ts';
 import type { Config, ConfigFlags } from '../config/index.ts';
 import type { Db } from '../db/connect.ts';
 import type { DatabaseTarget } from '../db/server.ts';
@@ -49,7 +49,7 @@ export interface CommandContext {
   /** The operator running this command (SUMDA_ACTOR or --as), resolved against admin.admins. */
   actor(): Promise<Actor>;
   /** Actor + request id + command line: what every mutating domain function takes. */
-  operation(): Promise<Operation>;
+  operation(): Promise<OperationWithActor>;
   onCleanup(fn: () => Promise<void> | void): void;
 }
 

@@ -21,7 +21,7 @@
  */
 import { type Kysely, sql } from 'kysely';
 import { authorize, mutate } from '../admins/permissions.ts';
-import { type Operation, writeAudit } from '../audit/index.ts';
+import { type Operation, type OperationWithActor, writeAudit } from '../audit/index.ts';
 import { DecryptionError, type Keyring, reseal } from '../crypto/index.ts';
 import type { Database } from '../db/types.ts';
 import { recordError } from '../errorlog.ts';
@@ -271,7 +271,7 @@ export async function startRotation(
 }
 
 /** Checks the actor before anything is counted or confirmed (a refusal is audited). */
-export function authorizeRotation(db: Kysely<Database>, op: Operation): Promise<void> {
+export function authorizeRotation(db: Kysely<Database>, op: Operation): Promise<OperationWithActor> {
   return authorize(db, op, ROTATE_ACTION);
 }
 

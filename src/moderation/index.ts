@@ -79,7 +79,7 @@ export async function moderate(
     db,
     op,
     'diary.moderate',
-    async (trx) => {
+    async (trx, op) => {
       const entry = await trx
         .selectFrom('diary_entries')
         .select(['id', 'moderation_state', 'flagged_at', 'flag_reason'])
@@ -105,7 +105,7 @@ export async function moderate(
           diary_id: input.diaryId,
           action: LOG_ACTION[input.action],
           reason: input.reason,
-          admin_id: op.actor!.id,
+          admin_id: op.actor.id,
         })
         .execute();
       await writeAudit(trx, op, {

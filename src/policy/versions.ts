@@ -7,8 +7,7 @@
 import { createHash } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import { authorize, mutate } from '../admins/permissions.ts';
-import type { Operation } from '../audit/index.ts';
-import { writeAudit } from '../audit/index.ts';
+import { type Operation, type OperationWithActor, writeAudit } from '../audit/index.ts';
 import { lockFor, lockNames } from '../db/locks.ts';
 import type { Database } from '../db/types.ts';
 import { IntegrityError, NotFoundError, PgCode, pgCode, UsageError } from '../errors.ts';
@@ -86,7 +85,7 @@ export async function publishVersion(
 ): Promise<PublishResult> {
   validatePublish(input);
   const hash = contentHash(input.config);
-  return mutate(db, op, 'policy.publish', async (trx) => {
+  return mutate(db, op, 'policy.publish', async (trx, op) => {
     const identical = await trx
       .selectFrom('admin.ai_policy_versions')
       .select('version')
@@ -105,7 +104,7 @@ export async function publishVersion(
           config: JSON.stringify(input.config),
           content_hash: hash,
           notes: input.notes ?? null,
-          created_by: op.actor!.id,
+          created_by: op.actor.id,
         })
         .returning('id')
         .executeTakeFirstOrThrow();
@@ -184,7 +183,7 @@ export function defaultLabel(scope: string): string {
  */
 async function movePointer(
   trx: Kysely<Database>,
-  op: Operation,
+  op: OperationWithActor,
   action: 'policy.activate' | 'policy.rollback',
   name: PolicyName,
   scope: string,
@@ -202,7 +201,7 @@ async function movePointer(
       .set({
         version_id: versionId,
         previous_version_id: previousId,
-        activated_by: op.actor!.id,
+        activated_by: op.actor.id,
         activated_at: sql<Date>`now()`,
         reason,
       })
@@ -216,7 +215,7 @@ async function movePointer(
         scope,
         version_id: versionId,
         previous_version_id: previousId,
-        activated_by: op.actor!.id,
+        activated_by: op.actor.id,
         reason,
       })
       .execute();
@@ -266,7 +265,7 @@ export async function activateVersion(
     db,
     op,
     'policy.activate',
-    async (trx) => {
+    async (trx, op) => {
       const current = await lockPointer(trx, input.name, input.scope);
       if (current?.version_id === target.id) {
         return {
@@ -303,7 +302,7 @@ async function activateDefault(
     db,
     op,
     'policy.activate',
-    async (trx) => {
+    async (trx, op) => {
       const current = await lockPointer(trx, input.name, input.scope);
       if (!current) return { policy: input.name, scope: input.scope, from: null, to: null, changed: false };
       return movePointer(
@@ -337,7 +336,7 @@ export async function rollbackPointer(
     db,
     op,
     'policy.rollback',
-    async (trx) => {
+    async (trx, op) => {
       const current = await lockPointer(trx, input.name, input.scope);
       const currentId = current?.version_id ?? null;
       const moves = await trx

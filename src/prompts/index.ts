@@ -78,7 +78,7 @@ export async function registerPrompt(db: Kysely<Database>, op: Operation, input:
   const problems = templateProblems(input.name, input.template);
   if (problems.length > 0) throw new UsageError(`invalid template: ${problems.join('; ')}`);
   const hash = promptHash(input.model, input.template, input.params);
-  return mutate(db, op, 'prompt.register', async (trx) => {
+  return mutate(db, op, 'prompt.register', async (trx, op) => {
     try {
       const row = await trx
         .insertInto('admin.prompt_registry')
@@ -89,7 +89,7 @@ export async function registerPrompt(db: Kysely<Database>, op: Operation, input:
           template: input.template,
           metadata: JSON.stringify({ params: input.params, placeholders: placeholdersOf(input.template) }),
           content_hash: hash,
-          created_by: op.actor!.id,
+          created_by: op.actor.id,
         })
         .returning(['id', 'created_at'])
         .executeTakeFirstOrThrow();

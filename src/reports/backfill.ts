@@ -28,7 +28,7 @@
  */
 import { type Kysely, sql } from 'kysely';
 import { authorize, mutate } from '../admins/permissions.ts';
-import { type Operation, writeAudit } from '../audit/index.ts';
+import { type Operation, type OperationWithActor, writeAudit } from '../audit/index.ts';
 import { lockFor } from '../db/locks.ts';
 import type { Database } from '../db/types.ts';
 import { NotFoundError, SumdaError, UsageError } from '../errors.ts';
@@ -282,7 +282,7 @@ export async function startBackfill(
   });
 }
 
-export function authorizeBackfill(db: Kysely<Database>, op: Operation): Promise<void> {
+export function authorizeBackfill(db: Kysely<Database>, op: Operation): Promise<OperationWithActor> {
   return authorize(db, op, BACKFILL_ACTION);
 }
 

@@ -119,7 +119,7 @@ export async function releaseSlip(
     db,
     op,
     'slip.release',
-    async (trx) => {
+    async (trx, op) => {
       const row = await trx
         .selectFrom('admin.slip_conditions')
         .select(['user_id'])
@@ -135,8 +135,8 @@ export async function releaseSlip(
         .set({
           released_at: lockedNow,
           release_reason: reason,
-          released_by: op.actor!.id,
-          reviewed_by: sql<string>`coalesce(reviewed_by, ${op.actor!.id}::uuid)`,
+          released_by: op.actor.id,
+          reviewed_by: sql<string>`coalesce(reviewed_by, ${op.actor.id}::uuid)`,
           reviewed_at: sql<Date>`coalesce(reviewed_at, now())`,
           review_outcome: sql<'released' | 'confirmed'>`coalesce(review_outcome, 'released')`,
         })
@@ -171,7 +171,7 @@ export async function confirmSlip(db: Kysely<Database>, op: Operation, id: strin
     db,
     op,
     'slip.review',
-    async (trx) => {
+    async (trx, op) => {
       const row = await trx
         .selectFrom('admin.slip_conditions')
         .select(['id', 'status', 'reviewed_at', 'released_at'])
@@ -187,7 +187,7 @@ export async function confirmSlip(db: Kysely<Database>, op: Operation, id: strin
       if (row.reviewed_at) throw new UsageError(`slip ${id} was already reviewed`);
       await trx
         .updateTable('admin.slip_conditions')
-        .set({ reviewed_by: op.actor!.id, reviewed_at: sql<Date>`now()`, review_outcome: 'confirmed' })
+        .set({ reviewed_by: op.actor.id, reviewed_at: sql<Date>`now()`, review_outcome: 'confirmed' })
         .where('id', '=', id)
         .execute();
       await writeAudit(trx, op, {
@@ -225,7 +225,7 @@ export async function overrideSlip(
     db,
     op,
     'slip.override',
-    async (trx) => {
+    async (trx, op) => {
       const open = await lockOpen(trx, input.userId);
       if (open) {
         await trx
@@ -233,7 +233,7 @@ export async function overrideSlip(
           .set({
             released_at: lockedNow,
             release_reason: `operator override to ${input.status}: ${input.reason}`,
-            released_by: op.actor!.id,
+            released_by: op.actor.id,
           })
           .where('id', '=', open.id)
           .execute();
@@ -250,7 +250,7 @@ export async function overrideSlip(
             rule: 'operator_override',
             previous: open ? { id: open.id, status: open.status } : null,
           }),
-          override_by: op.actor!.id,
+          override_by: op.actor.id,
           override_reason: input.reason,
         })
         .returning(['id', 'triggered_at'])

@@ -123,7 +123,7 @@ export async function replyInquiry(
     db,
     op,
     'support.reply',
-    async (trx) => {
+    async (trx, op) => {
       const inquiry = await lockInquiry(trx, input.id);
       if (inquiry.status === 'closed')
         throw new UsageError(`inquiry ${input.id} is closed`, {
@@ -131,10 +131,10 @@ export async function replyInquiry(
         });
       const response = await trx
         .insertInto('admin.support_responses')
-        .values({ inquiry_id: input.id, admin_id: op.actor!.id, response: text })
+        .values({ inquiry_id: input.id, admin_id: op.actor.id, response: text })
         .returning(['id', 'created_at'])
         .executeTakeFirstOrThrow();
-      const assignee = inquiry.assignee_id ?? op.actor!.id;
+      const assignee = inquiry.assignee_id ?? op.actor.id;
       await trx
         .updateTable('admin.support_inquiries')
         .set({ status: 'pending', assignee_id: assignee })

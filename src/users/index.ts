@@ -22,7 +22,7 @@ export async function setUserState(
     db,
     op,
     'user.set_state',
-    async (trx) => {
+    async (trx, op) => {
       const user = await trx
         .selectFrom('users')
         .select(['id', 'state'])
@@ -38,7 +38,7 @@ export async function setUserState(
           user_id: input.userId,
           old_state: user.state,
           new_state: input.state,
-          changed_by: op.actor!.id,
+          changed_by: op.actor.id,
           reason: input.reason,
         })
         .execute();

@@ -178,7 +178,7 @@ export function registerSupport(program: Command): void {
             throw new UsageError('pass exactly one of --to and --unassign');
           const { assignInquiry } = await import('../../support/index.ts');
           const op = await ctx.operation();
-          const email = opts.unassign ? null : opts.to === 'me' ? op.actor!.email : opts.to!;
+          const email = opts.unassign ? null : opts.to === 'me' ? op.actor.email : opts.to!;
           const result = await assignInquiry(await ctx.db(), op, {
             id: parseUuid(id!, 'ticket'),
             assigneeEmail: email,
