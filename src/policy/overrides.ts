@@ -29,7 +29,7 @@ export interface OverrideInput {
 export function overrideProblems(key: string, value: unknown, base?: JsonObject): string[] {
   const parsed = parseOverrideKey(key);
   if (!parsed) return [`key ${key}: must start with a policy name (${POLICY_NAMES.join(', ')})`];
-  const config = base ?? (DEFAULT_POLICIES[parsed.policy] as unknown as JsonObject);
+  const config = base ?? DEFAULT_POLICIES[parsed.policy];
   if (parsed.path.length > 0 && !hasPath(config, parsed.path)) {
     return [`key ${key}: the ${parsed.policy} policy has no such setting`];
   }
@@ -74,7 +74,7 @@ export async function setOverride(db: Kysely<Database>, op: Operation, input: Ov
     db,
     op,
     'override.set',
-    async (trx) => {
+    async (trx, op) => {
       const row = await trx
         .insertInto('admin.ai_overrides')
         .values({
@@ -84,7 +84,7 @@ export async function setOverride(db: Kysely<Database>, op: Operation, input: Ov
           reason: input.reason,
           rollout_percent: input.rolloutPercent,
           expires_at: input.expiresAt,
-          created_by: op.actor!.id,
+          created_by: op.actor.id,
         })
         .returning(['id', 'created_at', 'expires_at'])
         .executeTakeFirstOrThrow();

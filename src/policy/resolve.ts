@@ -116,7 +116,7 @@ export function resolvePolicies(
   subject: Subject,
   at: Date = new Date(),
 ): Resolution {
-  const configs = {} as Record<PolicyName, unknown>;
+  const configs = {} as Record<PolicyName, JsonObject>;
   const sources = {} as Record<PolicyName, Map<string, Provenance>>;
   const versions = {} as Record<PolicyName, VersionInEffect>;
   const overrideIds: string[] = [];
@@ -126,7 +126,7 @@ export function resolvePolicies(
     .sort((a, b) => levelOf(a.target) - levelOf(b.target) || a.createdAt.getTime() - b.createdAt.getTime());
 
   for (const policy of POLICY_NAMES) {
-    let layered: Layered = startLayer(DEFAULT_POLICIES[policy] as unknown as JsonObject, {
+    let layered: Layered = startLayer(DEFAULT_POLICIES[policy], {
       layer: 'default',
       kind: 'default',
     });
@@ -168,7 +168,9 @@ export function resolvePolicies(
     configs[policy] = layered.value;
     sources[policy] = layered.sources;
   }
-  return { configs: configs as unknown as PolicyConfigs, sources, versions, overrideIds, skipped };
+  // Each layer is a valid config of its policy: the default by its type, a version because publish and
+  // activate refuse an invalid one, an override because it is skipped unless the result is valid.
+  return { configs: configs as PolicyConfigs, sources, versions, overrideIds, skipped };
 }
 
 /** What a stored decision records about the policies behind it. */
