@@ -17,6 +17,21 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+/**
+ * What each exit code means, in one place: `sumda --help` prints this table, and each row of the
+ * README "Exit codes" table starts with its line here (test/unit/exit-codes.test.ts checks both).
+ */
+export const EXIT_CODE_MEANINGS: Record<ExitCode, string> = {
+  0: 'ok',
+  1: 'failure (unexpected error, database unreachable)',
+  2: 'usage or bad input (unknown id, invalid flag or config, refused confirmation, no TTY without --yes)',
+  3: 'the database is not migrated or has pending migrations (any command; db status --check)',
+  4: 'drift or validation failure (db validate, db status --check, audit verify, policy lint, keys status)',
+  5: 'lock busy (another runner holds the lock past --lock-timeout)',
+  6: "permission denied (the actor's role is too low)",
+  130: 'interrupted (Ctrl-C / SIGTERM)',
+};
+
 export class SumdaError extends Error {
   readonly exitCode: ExitCode;
   /** An optional second line telling the operator what to do next. */
