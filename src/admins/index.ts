@@ -7,6 +7,7 @@ import { type Kysely, sql } from 'kysely';
 import { type Operation, writeAudit } from '../audit/index.ts';
 import type { Database } from '../db/types.ts';
 import { NotFoundError, PgCode, pgCode, UsageError } from '../errors.ts';
+import { quote } from '../util/quote.ts';
 import { type Actor, ROLES, type Role } from './actor.ts';
 import { hashPassword } from './password.ts';
 import { mutate } from './permissions.ts';
@@ -15,7 +16,7 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export function parseRole(text: string): Role {
   if (!(ROLES as readonly string[]).includes(text))
-    throw new UsageError(`role ${JSON.stringify(text)}: use ${ROLES.join(', ')}`);
+    throw new UsageError(`role ${quote(text)}: use ${ROLES.join(', ')}`);
   return text as Role;
 }
 

@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../errors.ts';
+import { quote } from '../util/quote.ts';
 import { isUuid } from '../util/uuid.ts';
 
 /** Reads a file, or stdin for `-`. */
@@ -39,6 +40,6 @@ export function parseIntFlag(text: string, flag: string, min = 0, max = Number.M
 }
 
 export function parseUuid(text: string, what: string): string {
-  if (!isUuid(text)) throw new UsageError(`${what} ${JSON.stringify(text)} is not an id (a UUID)`);
+  if (!isUuid(text)) throw new UsageError(`${what} ${quote(text)} is not an id (a UUID)`);
   return text.toLowerCase();
 }

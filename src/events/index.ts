@@ -18,6 +18,7 @@ import { type Operation, writeAudit } from '../audit/index.ts';
 import type { Database } from '../db/types.ts';
 import { NotFoundError, UsageError } from '../errors.ts';
 import { addDays, parseCalendarDate, seoulDate } from '../time/calendar.ts';
+import { quote } from '../util/quote.ts';
 
 export interface RewardRule {
   streakDays: number;
@@ -34,7 +35,7 @@ export interface NewEvent {
 
 function checkDate(text: string, flag: string): string {
   if (!parseCalendarDate(text))
-    throw new UsageError(`${flag} ${JSON.stringify(text)}: not a calendar date (YYYY-MM-DD)`);
+    throw new UsageError(`${flag} ${quote(text)}: not a calendar date (YYYY-MM-DD)`);
   return text;
 }
 
@@ -43,9 +44,7 @@ export function parseReward(text: string): RewardRule {
   const m = /^([1-9][0-9]{0,2}):([1-9][0-9]{0,6})$/.exec(text.trim());
   const streakDays = Number(m?.[1]);
   if (!m || streakDays > 366)
-    throw new UsageError(
-      `--reward ${JSON.stringify(text)}: <streak days 1–366>:<points 1–1000000>, e.g. 7:100`,
-    );
+    throw new UsageError(`--reward ${quote(text)}: <streak days 1–366>:<points 1–1000000>, e.g. 7:100`);
   const points = Number(m[2]);
   if (points > 1_000_000) throw new UsageError(`--reward ${text}: at most 1000000 points`);
   return { streakDays, points };

@@ -16,13 +16,14 @@ import {
   SUPPORTED_UNTIL,
   startOfSeoulDay,
 } from '../time/calendar.ts';
+import { quote } from '../util/quote.ts';
 
 export type { Period, PeriodType };
 export { PERIOD_TYPES };
 
 export function parsePeriodType(text: string, flag = '--type'): PeriodType {
   if ((PERIOD_TYPES as readonly string[]).includes(text)) return text as PeriodType;
-  throw new UsageError(`${flag} ${JSON.stringify(text)}: one of ${PERIOD_TYPES.join(', ')}`);
+  throw new UsageError(`${flag} ${quote(text)}: one of ${PERIOD_TYPES.join(', ')}`);
 }
 
 /** An instant within the calendar's range, or a UsageError naming the flag. */
@@ -36,7 +37,7 @@ export function checkInstant(at: Date, flag: string): Date {
 /** A Seoul calendar date typed by an operator (`2026-11-25`). */
 export function parseDateFlag(text: string, flag: string): string {
   if (!parseCalendarDate(text))
-    throw new UsageError(`${flag} ${JSON.stringify(text)}: not a calendar date (YYYY-MM-DD)`);
+    throw new UsageError(`${flag} ${quote(text)}: not a calendar date (YYYY-MM-DD)`);
   checkInstant(startOfSeoulDay(text), flag);
   return text;
 }
