@@ -4,6 +4,9 @@
  * and shows what is there. Every later stage of sumda adds itself here. Running it again is safe:
  * everything it does is idempotent.
  */
+import { existsSync } from 'node:fs';
+import { delimiter, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { Actor } from '../../admins/actor.ts';
 import type { Operation } from '../../audit/index.ts';
@@ -15,6 +18,24 @@ import { parseIntFlag } from '../input.ts';
 import { runSeed } from '../seeding.ts';
 
 export const DEMO_ADMIN = 'demo@sumda.local';
+
+const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/**
+ * How to run sumda from the operator's shell, so that what the demo prints works when pasted:
+ * `sumda` when it is on PATH, `npx sumda` inside this checkout, else Node 24 and the entry point by
+ * their full paths.
+ */
+export function sumdaInvocation(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (dir && existsSync(join(dir, 'sumda'))) return 'sumda';
+  }
+  const root = resolve(PACKAGE_ROOT);
+  const here = resolve(cwd);
+  if (here === root || here.startsWith(`${root}${sep}`)) return 'npx sumda';
+  const quoted = (p: string) => (/^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replaceAll("'", "'\\''")}'`);
+  return `${quoted(join(root, 'node_modules', '.bin', 'node'))} ${quoted(join(root, 'bin', 'sumda'))}`;
+}
 
 /** The demo's operator: SUMDA_ACTOR if given, else a demo admin bootstrapped on an empty installation. */
 async function demoOperation(ctx: CommandContext): Promise<Operation> {
@@ -219,19 +240,31 @@ export function registerDemo(program: Command): void {
 
           if (ctx.out.json) return ctx.out.data(summary);
           heading(ctx, 'next');
-          ctx.out.line(`  export SUMDA_ACTOR=${op.actor?.email}`);
-          ctx.out.line('  (inside this checkout, run sumda as npx sumda)');
-          ctx.out.line('  sumda policy list              # the AI policies in effect');
-          ctx.out.line('  sumda slip list --status all   # warnings and slips, with their evidence');
-          ctx.out.line(
-            '  sumda analysis stats           # analyses by prompt version, failures, tokens, cost',
-          );
-          ctx.out.line('  sumda report stats             # weekly report figures across users');
-          ctx.out.line('  sumda audit list               # everything the demo changed, and who did it');
-          ctx.out.line(
-            '  sumda billing stats            # the simulated renewals: revenue, failures, dunning',
-          );
-          ctx.out.line('  sumda db url --reveal          # connect with psql');
+          const sumda = sumdaInvocation();
+          const next: [string, string][] = [
+            ...(ctx.config.databaseUrl
+              ? []
+              : [
+                  [
+                    `${sumda} db start`,
+                    'keep the embedded PostgreSQL up between commands (`db stop` ends it)',
+                  ] as [string, string],
+                ]),
+            [`export SUMDA_ACTOR=${op.actor?.email}`, 'who you are to the audit trail'],
+            [`${sumda} policy list`, 'the AI policies in effect'],
+            [`${sumda} slip list --status all`, 'warnings and slips, with their evidence'],
+            [`${sumda} moderation list`, 'entries flagged for an operator'],
+            [`${sumda} analysis stats`, 'analyses by prompt version, failures, tokens, cost'],
+            [`${sumda} report stats`, 'weekly report figures across users'],
+            [`${sumda} audit list`, 'everything the demo changed, and who did it'],
+            [`${sumda} billing stats`, 'the simulated renewals: revenue, failures, dunning'],
+            [`${sumda} db url --reveal`, 'connect with psql'],
+          ];
+          const width = Math.max(...next.map(([c]) => c.length));
+          for (const [command, why] of next) ctx.out.line(`  ${command.padEnd(width)}  # ${why}`);
+          if (sumda !== 'sumda') {
+            ctx.out.note('  (to type just `sumda`: `npm link` in the checkout, or the alias in the README)');
+          }
         }),
       ),
     ['sumda demo', 'sumda demo --users 200 --days 60', 'sumda demo --json'],
