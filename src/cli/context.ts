@@ -27,6 +27,7 @@ export interface GlobalOptions {
   json?: boolean;
   yes?: boolean;
   dryRun?: boolean;
+  wide?: boolean;
 }
 
 export interface CommandContext {
@@ -106,7 +107,7 @@ export function act<O = Record<string, unknown>>(handler: Handler<O>) {
     const command = raw.at(-1) as Command;
     const opts = command.optsWithGlobals() as O & GlobalOptions;
     const args = raw.slice(0, -2).flatMap((a) => (Array.isArray(a) ? a : a === undefined ? [] : [String(a)]));
-    const out = createOutput({ json: Boolean(opts.json) });
+    const out = createOutput({ json: Boolean(opts.json), wide: Boolean(opts.wide) });
     const verbose = Boolean(opts.verbose || process.env.DEBUG);
     const cleanups: (() => Promise<void> | void)[] = [];
     let log: Logger | undefined;

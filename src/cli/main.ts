@@ -43,6 +43,10 @@ export async function buildProgram(
     .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').env('LOG_LEVEL'))
     .option('--verbose', 'debug logs and stack traces on errors')
     .option('--no-color', 'no colours (also NO_COLOR=1)')
+    .option(
+      '--wide',
+      'tables as wide as they need, with full ids (default: fitted to the terminal, ids shortened)',
+    )
     // Commander's own errors repeat what was typed: keep them to one readable line too.
     .configureOutput({ outputError: (text, write) => write(`${shortenArguments(text.trimEnd(), argv)}\n`) })
     .showHelpAfterError('(run with --help for usage)')

@@ -16,7 +16,12 @@ export interface Output {
   /** One NDJSON line on stdout (streams of results). */
   record(value: unknown): void;
   line(text?: string): void;
-  table(head: string[], rows: Cell[][]): void;
+  /**
+   * A table on stdout, fitted to the terminal width (long cells wrap; Hangul counts two columns)
+   * unless --wide. No rows: one line saying so (`empty`, or "nothing to show"). `shortIds`: columns
+   * whose UUIDs are shown by their first 8 characters (commands that take ids accept such a prefix).
+   */
+  table(head: string[], rows: Cell[][], options?: TableOptions): void;
   /** Key/value pairs as an aligned block. */
   fields(pairs: [string, Cell][]): void;
   note(text: string): void;
@@ -24,6 +29,115 @@ export interface Output {
   error(text: string): void;
   success(text: string): void;
   style(style: Style, text: string, stream?: 'stdout' | 'stderr'): string;
+}
+
+export interface TableOptions {
+  empty?: string;
+  shortIds?: number[];
+}
+
+/** Columns a character takes in a terminal: East Asian wide and fullwidth characters take two. */
+export function displayWidth(text: string): number {
+  let width = 0;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes take no columns
+  for (const ch of text.replace(/\u001b\[[0-9;]*m/g, '')) {
+    const c = ch.codePointAt(0)!;
+    if (c < 0x20 || (c >= 0x300 && c <= 0x36f) || c === 0x200b) continue;
+    const wide =
+      (c >= 0x1100 && c <= 0x115f) ||
+      (c >= 0x2e80 && c <= 0xa4cf && c !== 0x303f) ||
+      (c >= 0xac00 && c <= 0xd7a3) ||
+      (c >= 0xf900 && c <= 0xfaff) ||
+      (c >= 0xfe30 && c <= 0xfe4f) ||
+      (c >= 0xff00 && c <= 0xff60) ||
+      (c >= 0xffe0 && c <= 0xffe6) ||
+      (c >= 0x1f300 && c <= 0x1faff) ||
+      (c >= 0x20000 && c <= 0x3fffd);
+    width += wide ? 2 : 1;
+  }
+  return width;
+}
+
+/** Narrowest a column is squeezed to when a table has to fit (a short id and its padding). */
+const MIN_COLUMN = 10;
+
+/**
+ * Column widths (cell padding included) that fit `total` columns, or undefined when the natural
+ * widths already fit. None is squeezed below MIN_COLUMN (a table with too many columns for the
+ * terminal then runs past it).
+ */
+export function fitColumns(natural: number[], total: number): number[] | undefined {
+  const borders = natural.length + 1;
+  if (natural.reduce((a, b) => a + b, 0) + borders <= total) return undefined;
+  // Every column gets up to MIN_COLUMN; what is left goes to the columns that want more, in
+  // proportion to how much more they want.
+  const widths = natural.map((n) => Math.min(n, MIN_COLUMN));
+  let extra = total - borders - widths.reduce((a, b) => a + b, 0);
+  if (extra <= 0) return widths;
+  const want = natural.map((n, i) => n - widths[i]!);
+  const wanted = want.reduce((a, b) => a + b, 0);
+  for (let i = 0; i < widths.length; i++) {
+    const more = Math.floor((extra * want[i]!) / wanted);
+    widths[i]! += more;
+  }
+  extra = total - borders - widths.reduce((a, b) => a + b, 0);
+  // Rounding leftovers: one column each, to those still short of their natural width.
+  for (let i = 0; extra > 0 && i < widths.length; i++) {
+    if (widths[i]! < natural[i]!) {
+      widths[i]! += 1;
+      extra -= 1;
+    }
+  }
+  return widths;
+}
+
+/** Wraps text to `width` display columns: at spaces where it can, inside a word longer than a line. */
+export function wrapText(text: string, width: number): string {
+  const out: string[] = [];
+  for (const paragraph of text.split('\n')) {
+    let line = '';
+    let used = 0;
+    for (const word of paragraph.split(/(\s+)/)) {
+      if (word === '') continue;
+      const w = displayWidth(word);
+      if (/^\s+$/.test(word)) {
+        if (used > 0 && used + w < width) {
+          line += word;
+          used += w;
+        }
+        continue;
+      }
+      if (used + w <= width) {
+        line += word;
+        used += w;
+        continue;
+      }
+      if (used > 0) out.push(line.trimEnd());
+      line = '';
+      used = 0;
+      for (const ch of word) {
+        const cw = displayWidth(ch);
+        if (used + cw > width && used > 0) {
+          out.push(line);
+          line = '';
+          used = 0;
+        }
+        line += ch;
+        used += cw;
+      }
+    }
+    out.push(line.trimEnd());
+  }
+  return out.join('\n');
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The terminal's width: the TTY's, else COLUMNS; undefined when neither says (a pipe: no fitting). */
+function terminalColumns(): number | undefined {
+  if (process.stdout.isTTY && process.stdout.columns) return process.stdout.columns;
+  const env = Number(process.env.COLUMNS);
+  return Number.isInteger(env) && env > 20 ? env : undefined;
 }
 
 let TableCtor: (new (options: object) => { push(row: unknown[]): void; toString(): string }) | undefined;
@@ -46,7 +160,7 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
   return value;
 }
 
-export function createOutput(options: { json: boolean }): Output {
+export function createOutput(options: { json: boolean; wide?: boolean }): Output {
   const write = (stream: NodeJS.WriteStream, text: string) => stream.write(`${text}\n`);
   const style = (s: Style, text: string, stream: 'stdout' | 'stderr' = 'stdout') =>
     styleText(s, text, { stream: stream === 'stdout' ? process.stdout : process.stderr });
@@ -55,16 +169,49 @@ export function createOutput(options: { json: boolean }): Output {
     data: (value) => write(process.stdout, JSON.stringify(value, jsonReplacer, 2)),
     record: (value) => write(process.stdout, JSON.stringify(value, jsonReplacer)),
     line: (text = '') => write(process.stdout, text),
-    table: (head, rows) => {
+    table: (head, rows, tableOptions = {}) => {
+      if (rows.length === 0) {
+        write(process.stdout, tableOptions.empty ?? 'nothing to show');
+        return;
+      }
       const Table = tableCtor();
       const colour = process.stdout.isTTY && !process.env.NO_COLOR;
+      const short = new Set(options.wide ? [] : (tableOptions.shortIds ?? []));
+      const render = (compact: boolean) =>
+        rows.map((row) =>
+          row.map((value, i) => {
+            // Fitting: instants to the minute, with a space to wrap at.
+            if (compact && value instanceof Date)
+              return `${value.toISOString().slice(0, 16).replace('T', ' ')}Z`;
+            const text = formatCell(value);
+            return short.has(i) && UUID.test(text) ? text.slice(0, 8) : text;
+          }),
+        );
+      const widthsOf = (cells: string[][]) =>
+        head.map(
+          (h, i) =>
+            2 +
+            Math.max(
+              displayWidth(h),
+              ...cells.map((row) => Math.max(0, ...(row[i] ?? '').split('\n').map(displayWidth))),
+            ),
+        );
+      const columns = options.wide ? undefined : terminalColumns();
+      let cells = render(false);
+      let colWidths = columns ? fitColumns(widthsOf(cells), columns) : undefined;
+      if (colWidths && columns) {
+        cells = render(true);
+        colWidths = fitColumns(widthsOf(cells), columns);
+      }
       const table = new Table({
         head: head.map((h) => style('bold', h)),
         style: { head: [], border: colour ? ['grey'] : [] },
         // Compact: no rule between rows, so long listings stay readable.
         chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+        ...(colWidths ? { colWidths } : {}),
       });
-      for (const row of rows) table.push(row.map(formatCell));
+      for (const row of cells)
+        table.push(colWidths ? row.map((text, i) => wrapText(text, colWidths[i]! - 2)) : row);
       write(process.stdout, table.toString());
     },
     fields: (pairs) => {

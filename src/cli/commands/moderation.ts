@@ -52,6 +52,7 @@ export function registerModeration(program: Command): void {
               r.flag_reason,
               r.summary,
             ]),
+            { empty: opts.all ? 'no flagged entries' : 'the moderation queue is empty' },
           );
         }),
       ),

@@ -90,6 +90,7 @@ export function registerOverride(program: Command): void {
               r.created_by,
               r.reason,
             ]),
+            { empty: opts.includeExpired ? 'no overrides' : 'no live overrides' },
           );
         }),
       ),

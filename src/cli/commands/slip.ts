@@ -5,7 +5,8 @@ import { parseInstant } from '../../time/grammar.ts';
 import type { CommandContext } from '../context.ts';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
-import { parseIntFlag, parseJson, parseUuid, readInput } from '../input.ts';
+import { parseIntFlag, parseJson, readInput } from '../input.ts';
+import { formatCell } from '../output.ts';
 import { printReplay, runReplay } from '../replay.ts';
 
 const STATUSES = ['open', 'released', 'warning', 'slipped', 'normal', 'awaiting-review', 'all'] as const;
@@ -35,40 +36,36 @@ export function registerSlip(program: Command): void {
             throw new UsageError(`--status ${opts.status}: use ${STATUSES.join(', ')}`);
           }
           const { listSlips } = await import('../../slips/operators.ts');
-          const rows = await listSlips(await ctx.db(), {
+          const { resolveUser } = await import('../ids.ts');
+          const db = await ctx.db();
+          const rows = await listSlips(db, {
             status: opts.status as (typeof STATUSES)[number],
             since: opts.since ? parseInstant(opts.since, '--since') : undefined,
-            userId: opts.user ? parseUuid(opts.user, '--user') : undefined,
+            userId: opts.user ? await resolveUser(db, opts.user) : undefined,
             limit: parseIntFlag(opts.limit, '--limit', 1, 10_000),
           });
           if (ctx.out.json) return ctx.out.data(rows);
+          // Seven columns, so a list fits a terminal; score, thresholds and evidence: `slip show`.
           ctx.out.table(
-            [
-              'id',
-              'user',
-              'status',
-              'source',
-              'rule',
-              'score',
-              'crisis',
-              'triggered',
-              'ends',
-              'released',
-              'review',
-            ],
+            ['id', 'user', 'status', 'rule', 'triggered', 'ends', 'outcome'],
             rows.map((r) => [
               r.id,
               r.user_id,
-              r.status,
-              r.source,
-              r.rule,
-              r.score,
-              r.crisis ? 'yes' : '',
+              `${r.status} (${r.source})`,
+              `${r.rule ?? ''}${r.crisis ? ' · crisis' : ''}`,
               r.triggered_at,
               r.ends_at,
-              r.released_at ? `${r.released_at.toISOString()} (${r.release_reason})` : '',
-              r.review_outcome ? `${r.review_outcome} by ${r.reviewed_by}` : '',
+              [
+                r.released_at ? `released ${formatCell(r.released_at)} (${r.release_reason})` : '',
+                r.review_outcome ? `${r.review_outcome} by ${r.reviewed_by}` : '',
+              ]
+                .filter(Boolean)
+                .join('; '),
             ]),
+            {
+              shortIds: [0, 1],
+              empty: `no ${opts.status === 'all' ? '' : `${opts.status} `}slips${opts.since ? ` since ${opts.since}` : ''}`,
+            },
           );
         }),
       ),
@@ -89,7 +86,9 @@ export function registerSlip(program: Command): void {
       .action(
         act(async (ctx, _opts, [id]) => {
           const { showSlip } = await import('../../slips/operators.ts');
-          const shown = await showSlip(await ctx.db(), parseUuid(id!, 'slip'));
+          const { resolveId } = await import('../ids.ts');
+          const db = await ctx.db();
+          const shown = await showSlip(db, await resolveId(db, 'slip', id!));
           if (ctx.out.json) return ctx.out.data(shown);
           const s = shown.slip;
           ctx.out.fields([
@@ -117,6 +116,7 @@ export function registerSlip(program: Command): void {
           ctx.out.table(
             ['user was told', 'type', 'at', 'read'],
             shown.notifications.map((n) => [n.title, n.type, n.created_at, n.read ? 'yes' : 'no']),
+            { empty: 'the user was told nothing about this slip' },
           );
         }),
       ),
@@ -131,11 +131,13 @@ export function registerSlip(program: Command): void {
       .action(
         act<{ reason: string }>(async (ctx, opts, [id]) => {
           const { releaseSlip } = await import('../../slips/operators.ts');
+          const { resolveId } = await import('../ids.ts');
+          const db = await ctx.db();
           const result = await releaseSlip(
-            await ctx.db(),
+            db,
             await resolver(ctx),
             await ctx.operation(),
-            parseUuid(id!, 'slip'),
+            await resolveId(db, 'slip', id!),
             opts.reason,
           );
           ctx.out.success(`released ${result.status} ${result.id}`);
@@ -152,8 +154,11 @@ export function registerSlip(program: Command): void {
       .action(
         act<{ reason: string }>(async (ctx, opts, [id]) => {
           const { confirmSlip } = await import('../../slips/operators.ts');
-          await confirmSlip(await ctx.db(), await ctx.operation(), parseUuid(id!, 'slip'), opts.reason);
-          ctx.out.success(`confirmed ${id}`);
+          const { resolveId } = await import('../ids.ts');
+          const db = await ctx.db();
+          const slipId = await resolveId(db, 'slip', id!);
+          await confirmSlip(db, await ctx.operation(), slipId, opts.reason);
+          ctx.out.success(`confirmed ${slipId}`);
         }),
       ),
     ['sumda slip confirm 0c1d… --reason "pattern matches; keep the pause"'],
@@ -174,7 +179,7 @@ export function registerSlip(program: Command): void {
           }
           const { overrideSlip } = await import('../../slips/operators.ts');
           const result = await overrideSlip(await ctx.db(), await resolver(ctx), await ctx.operation(), {
-            userId: parseUuid(user!, 'user'),
+            userId: await (await import('../ids.ts')).resolveUser(await ctx.db(), user!),
             status: opts.status as 'normal' | 'warning' | 'slipped',
             reason: opts.reason,
             for: opts.for,
@@ -213,6 +218,7 @@ export function registerSlip(program: Command): void {
                 r.triggered_at,
                 r.ends_at,
               ]),
+              { shortIds: [0, 1], empty: 'no automated slips are waiting for review' },
             );
             return;
           }

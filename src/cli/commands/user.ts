@@ -4,20 +4,23 @@ import { UsageError } from '../../errors.ts';
 import { confirm } from '../confirm.ts';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
-import { parseUuid } from '../input.ts';
 
 export function registerUser(program: Command): void {
   const user = program.command('user').description('service accounts: the support view and account states');
 
   examples(
     user
-      .command('show <id>')
-      .description('account, subscription, activity, open slip and state history (no diary text)')
+      .command('show <user>')
+      .description(
+        'account, subscription, activity, open slip and state history (no diary text); by id, id prefix or e-mail',
+      )
       .option('--json', 'machine-readable result on stdout')
       .action(
         act(async (ctx, _opts, [id]) => {
           const { showUser } = await import('../../users/index.ts');
-          const shown = await showUser(await ctx.db(), parseUuid(id!, 'user'));
+          const { resolveUser } = await import('../ids.ts');
+          const db = await ctx.db();
+          const shown = await showUser(db, await resolveUser(db, id!));
           if (ctx.out.json) return ctx.out.data(shown);
           const s = shown.subscription;
           ctx.out.fields([
@@ -63,7 +66,7 @@ export function registerUser(program: Command): void {
           }
         }),
       ),
-    ['sumda user show 6f1c…'],
+    ['sumda user show 6f1c2a9e', 'sumda user show mina@example.com --json'],
   );
 
   examples(
@@ -77,7 +80,8 @@ export function registerUser(program: Command): void {
           const { setUserState, USER_STATES } = await import('../../users/index.ts');
           if (!(USER_STATES as readonly string[]).includes(state!))
             throw new UsageError(`state ${state}: use ${USER_STATES.join(', ')}`);
-          const userId = parseUuid(id!, 'user');
+          const { resolveUser } = await import('../ids.ts');
+          const userId = await resolveUser(await ctx.db(), id!);
           const op = await ctx.operation();
           // Shutting an account is destructive: confirmed on a terminal, --yes in scripts.
           if (state === 'banned' || state === 'resigned')
