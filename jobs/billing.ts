@@ -6,7 +6,7 @@
 
 import { createBillingDeps } from '../src/billing/index.ts';
 import type { BillingDeps } from '../src/billing/renewal.ts';
-import { renewSubscription } from '../src/billing/renewal.ts';
+import { type RenewalResult, renewSubscriptions } from '../src/billing/renewal.ts';
 import { dueSubscriptionIds, reconcilePending, sendRenewalNotices } from '../src/billing/scan.ts';
 import { enqueue, enqueueMany } from '../src/queue/boss.ts';
 import { QUEUES } from '../src/queue/catalog.ts';
@@ -77,16 +77,26 @@ export const billingScan = defineHandler(QUEUES.billingScan, (ctx) => async (job
 
 export const billingRenew = defineHandler(QUEUES.billingRenew, (ctx) => async (jobs, signal) => {
   const deps = billingDeps(ctx, signal);
-  return Promise.all(
-    jobs.map(async ({ id, data }): Promise<JobOutcome> => {
-      try {
-        const result = await renewSubscription(deps, data.subscriptionId);
-        return { id, status: 'completed', output: result };
-      } catch (error) {
-        return { id, status: 'retry', error: error as Error };
-      }
-    }),
-  );
+  // The batch shares its round trips (one transaction opens every pending payment, one statement
+  // settles every approval); each job still gets its own subscription's outcome.
+  let results: Map<string, RenewalResult | Error>;
+  try {
+    results = await renewSubscriptions(
+      deps,
+      jobs.map((j) => j.data.subscriptionId),
+    );
+  } catch (error) {
+    return jobs.map(({ id }) => ({ id, status: 'retry' as const, error: error as Error }));
+  }
+  return jobs.map(({ id, data }): JobOutcome => {
+    const result = results.get(data.subscriptionId);
+    if (result instanceof Error) return { id, status: 'retry', error: result };
+    return {
+      id,
+      status: 'completed',
+      output: result ?? { subscriptionId: data.subscriptionId, outcome: 'busy' },
+    };
+  });
 });
 
 export const billingReconcile = defineHandler(QUEUES.billingReconcile, (ctx) => async (jobs, signal) => {

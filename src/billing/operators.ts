@@ -23,7 +23,7 @@ import {
   periodStartFor,
   prorationOrderId,
   type RenewalResult,
-  renewSubscription,
+  renewSubscriptions,
   settleApproved,
 } from './renewal.ts';
 import { dueSubscriptionIds } from './scan.ts';
@@ -740,12 +740,15 @@ export async function refundPayment(
 
 // --- running renewals from the CLI
 
+/** Renewals per batch in `billing run` (as the worker's `billing.renew` batches). */
+const RUN_BATCH = 8;
+
 export interface RunResult {
   due: number;
   results: RenewalResult[];
 }
 
-/** Renews what is due now, `concurrency` at a time (the same code as the worker's). */
+/** Renews what is due now, `concurrency` at a time in batches (the same code as the worker's). */
 export async function runDueRenewals(
   deps: BillingDeps,
   options: { limit: number; concurrency: number; onDone?: (r: RenewalResult) => void },
@@ -753,16 +756,25 @@ export async function runDueRenewals(
   const now = (deps.now ?? (() => new Date()))();
   const ids = await dueSubscriptionIds(deps.db, now, { limit: options.limit });
   const results: RenewalResult[] = [];
+  // The worker's batch size: enough renewals per lane that their round trips are shared.
+  const batch = Math.max(1, Math.min(RUN_BATCH, Math.ceil(ids.length / options.concurrency)));
+  const lanes = Math.max(1, Math.floor(options.concurrency / batch));
   let next = 0;
-  const lanes = Array.from({ length: Math.min(options.concurrency, ids.length) }, async () => {
-    while (next < ids.length && !deps.signal?.aborted) {
-      const id = ids[next++]!;
-      const r = await renewSubscription(deps, id);
-      results.push(r);
-      options.onDone?.(r);
-    }
-  });
-  await Promise.all(lanes);
+  await Promise.all(
+    Array.from({ length: Math.min(lanes, ids.length) }, async () => {
+      while (next < ids.length && !deps.signal?.aborted) {
+        const chunk = ids.slice(next, next + batch);
+        next += chunk.length;
+        const done = await renewSubscriptions(deps, chunk);
+        for (const id of chunk) {
+          const r = done.get(id)!;
+          if (r instanceof Error) throw r;
+          results.push(r);
+          options.onDone?.(r);
+        }
+      }
+    }),
+  );
   return { due: ids.length, results };
 }
 

@@ -32,7 +32,7 @@ import type { Database, SubscriptionHistoryTable } from '../db/types.ts';
 import { recordError } from '../errorlog.ts';
 import { PgCode, pgCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { notify } from '../notifications/index.ts';
+import { notify, notifyAll } from '../notifications/index.ts';
 import { addMonths, seoulDate } from '../time/calendar.ts';
 import { openBillingKey } from './keys.ts';
 import { billingMessages } from './messages.ts';
@@ -314,6 +314,7 @@ interface Advance {
 
 interface Prepared {
   kind: 'charge';
+  subscriptionId: string;
   advance: Advance;
   paymentId: string;
   orderId: string;
@@ -340,10 +341,11 @@ interface RenewalView extends SubscriptionRow {
 }
 
 /**
- * Everything the decision needs, the subscription row locked, in one statement (a renewal is a
- * handful of round trips: the database, not Toss, is what a busy machine waits on).
+ * Everything the decisions need, the subscription rows locked (in id order, so two batches that
+ * overlap never deadlock), in one statement: the database, not Toss, is what a busy machine waits
+ * on, so a batch of renewals costs a handful of round trips, not a handful each.
  */
-async function loadForRenewal(trx: Trx, id: string, now: Date): Promise<RenewalView | undefined> {
+async function loadForRenewal(trx: Trx, ids: readonly string[], now: Date): Promise<RenewalView[]> {
   const windowStart = sql`s.next_billing_at - ${`${CONSENT_WINDOW_MS / 1000} seconds`}::interval`;
   const rows = await sql<RenewalView>`
     select s.id, s.user_id, s.plan, s.status, s.customer_key, s.next_billing_at, s.cancel_at, s.trial_end,
@@ -371,157 +373,230 @@ async function loadForRenewal(trx: Trx, id: string, now: Date): Promise<RenewalV
     join public.plans p on p.code = coalesce(s.pending_plan, s.plan)
     left join public.payments o on o.subscription_id = s.id and o.kind = 'renewal'
       and o.period_start = s.next_billing_at and o.status = 'pending'
-    where s.id = ${id}
+    where s.id = any(${ids}::uuid[])
+    order by s.id
     for update of s`.execute(trx);
-  return rows.rows[0];
+  return rows.rows;
 }
 
-/** Step 1: decide, and commit the pending payment (or find the open one). */
-async function prepare(
+/** A fresh attempt decided for one subscription: inserted, with the others of its batch, in one statement. */
+interface NewAttempt {
+  common: Omit<Prepared, 'kind' | 'subscriptionId' | 'paymentId' | 'orderId' | 'amount' | 'fresh'>;
+  sub: RenewalView;
+  due: Date;
+  amount: number;
+  attempt: number;
+  orderId: string;
+  notice: ReturnType<typeof billingMessages.renewalNotice>;
+}
+
+/**
+ * Decides one locked subscription. Whatever ends without a charge (already paid, never charged,
+ * free) is written here, in the batch's transaction; a charge comes back as an open payment to
+ * drive or a new attempt to insert.
+ */
+async function decide(
+  trx: Trx,
   deps: BillingDeps,
-  subscriptionId: string,
+  sub: RenewalView,
   now: Date,
-): Promise<Prepared | RenewalResult> {
-  return deps.db.transaction().execute(async (trx) => {
-    const sub = await loadForRenewal(trx, subscriptionId, now);
-    if (!sub || !isDue(sub, now)) return { subscriptionId, outcome: 'not_due' as const };
-    const due = sub.next_billing_at!;
-    const open = sub.open_id
-      ? { id: sub.open_id, order_id: sub.open_order_id!, amount: sub.open_amount! }
-      : undefined;
-    const plan: PlanRow = {
-      code: sub.plan_code,
-      name: sub.plan_name,
-      price: sub.plan_price,
-      billing_interval: sub.plan_interval,
+): Promise<Prepared | NewAttempt | RenewalResult> {
+  const subscriptionId = sub.id;
+  if (!isDue(sub, now)) return { subscriptionId, outcome: 'not_due' };
+  const due = sub.next_billing_at!;
+  const plan: PlanRow = {
+    code: sub.plan_code,
+    name: sub.plan_name,
+    price: sub.plan_price,
+    billing_interval: sub.plan_interval,
+  };
+  const anchor = sub.billing_anchor ?? due;
+  const cycle = sub.billing_anchor ? sub.billing_cycle + 1 : 1;
+  const advance: Advance = {
+    plan: plan.code,
+    anchor,
+    cycle,
+    next: periodStartFor(anchor, cycle, plan.billing_interval),
+    fromStatus: sub.status,
+    period: due,
+  };
+  if (sub.paid_id) {
+    // This period is already paid (imported data, or a settle that could not move the row): move
+    // on without charging again.
+    await advancePeriod(trx, sub, plan, { id: sub.paid_id, approvedAt: now }, now);
+    return { subscriptionId, outcome: 'approved', code: 'ALREADY_PAID' };
+  }
+  const common = {
+    advance,
+    customerKey: sub.customer_key ?? `cus_${sub.user_id.replaceAll('-', '')}`,
+    orderName: `${plan.name} 정기결제`,
+    email: sub.user_email,
+    name: sub.user_nickname,
+    billingKey: sub.billing_key_enc ? openBillingKey(deps.keyring, sub.id, sub.billing_key_enc) : null,
+  };
+  if (sub.open_id) {
+    return {
+      kind: 'charge',
+      subscriptionId,
+      paymentId: sub.open_id,
+      orderId: sub.open_order_id!,
+      amount: sub.open_amount!,
+      fresh: false,
+      ...common,
     };
-    const anchor = sub.billing_anchor ?? due;
-    const cycle = sub.billing_anchor ? sub.billing_cycle + 1 : 1;
-    const advance: Advance = {
-      plan: plan.code,
-      anchor,
-      cycle,
-      next: periodStartFor(anchor, cycle, plan.billing_interval),
-      fromStatus: sub.status,
-      period: due,
-    };
-    if (sub.paid_id) {
-      // This period is already paid (imported data, or a settle that could not move the row): move
-      // on without charging again.
-      await advancePeriod(trx, sub, plan, { id: sub.paid_id, approvedAt: now }, now);
-      return { subscriptionId, outcome: 'approved' as const, code: 'ALREADY_PAID' };
-    }
-    const common = {
-      advance,
-      customerKey: sub.customer_key ?? `cus_${sub.user_id.replaceAll('-', '')}`,
-      orderName: `${plan.name} 정기결제`,
-      email: sub.user_email,
-      name: sub.user_nickname,
-      billingKey: sub.billing_key_enc ? openBillingKey(deps.keyring, sub.id, sub.billing_key_enc) : null,
-    };
-    if (open) {
-      return {
-        kind: 'charge' as const,
-        paymentId: open.id,
-        orderId: open.order_id,
-        amount: open.amount,
-        fresh: false,
-        ...common,
-      };
-    }
+  }
 
-    // Never charged: banned or resigned accounts, a cancellation due by now, a trial without a card.
-    if (sub.user_state === 'banned' || sub.user_state === 'resigned') {
-      await cancelAtDue(trx, sub, `account ${sub.user_state}: never charged`, null, due);
-      return { subscriptionId, outcome: 'canceled' as const, code: `USER_${sub.user_state.toUpperCase()}` };
+  // Never charged: banned or resigned accounts, a cancellation due by now, a trial without a card.
+  if (sub.user_state === 'banned' || sub.user_state === 'resigned') {
+    await cancelAtDue(trx, sub, `account ${sub.user_state}: never charged`, null, due);
+    return { subscriptionId, outcome: 'canceled', code: `USER_${sub.user_state.toUpperCase()}` };
+  }
+  if (sub.cancel_at && sub.cancel_at.getTime() <= due.getTime()) {
+    await cancelAtDue(trx, sub, 'canceled at period end', billingMessages.canceledAtPeriodEnd(), due);
+    return { subscriptionId, outcome: 'canceled', code: 'CANCEL_AT' };
+  }
+  if (!common.billingKey) {
+    if (sub.status === 'trial') {
+      await cancelAtDue(trx, sub, 'trial ended without a card', billingMessages.trialEnded('no_card'), due);
+      return { subscriptionId, outcome: 'canceled', code: 'NO_CARD' };
     }
-    if (sub.cancel_at && sub.cancel_at.getTime() <= due.getTime()) {
-      await cancelAtDue(trx, sub, 'canceled at period end', billingMessages.canceledAtPeriodEnd(), due);
-      return { subscriptionId, outcome: 'canceled' as const, code: 'CANCEL_AT' };
+    // A card was dropped after a hard decline: the grace period runs to its last dunning day.
+    if (now.getTime() >= graceEnd(deps.config, due).getTime()) {
+      await cancelAtDue(
+        trx,
+        sub,
+        'no valid card by the end of the grace period',
+        billingMessages.canceledAfterDunning(),
+        due,
+      );
+      return { subscriptionId, outcome: 'canceled', code: 'NO_CARD' };
     }
-    if (!common.billingKey) {
-      if (sub.status === 'trial') {
-        await cancelAtDue(trx, sub, 'trial ended without a card', billingMessages.trialEnded('no_card'), due);
-        return { subscriptionId, outcome: 'canceled' as const, code: 'NO_CARD' };
-      }
-      // A card was dropped after a hard decline: the grace period runs to its last dunning day.
-      if (now.getTime() >= graceEnd(deps.config, due).getTime()) {
-        await cancelAtDue(
-          trx,
-          sub,
-          'no valid card by the end of the grace period',
-          billingMessages.canceledAfterDunning(),
-          due,
-        );
-        return { subscriptionId, outcome: 'canceled' as const, code: 'NO_CARD' };
-      }
-      await trx
-        .updateTable('subscriptions')
-        .set({
-          retry_at: graceEnd(deps.config, due),
-          status: 'past_due',
-          past_due_since: sub.past_due_since ?? now,
-        })
-        .where('id', '=', sub.id)
-        .execute();
-      return { subscriptionId, outcome: 'hard_decline' as const, code: 'NO_CARD' };
-    }
+    await trx
+      .updateTable('subscriptions')
+      .set({
+        retry_at: graceEnd(deps.config, due),
+        status: 'past_due',
+        past_due_since: sub.past_due_since ?? now,
+      })
+      .where('id', '=', sub.id)
+      .execute();
+    return { subscriptionId, outcome: 'hard_decline', code: 'NO_CARD' };
+  }
 
-    // The amount: the list price, never above what the user consented to.
-    const list = listAmount(sub, plan);
-    const cap = sub.cap;
-    if (cap === null) {
-      const reason =
-        sub.status === 'trial'
-          ? 'trial ended without consent to paid conversion'
-          : 'no consent to be charged';
-      await cancelAtDue(trx, sub, reason, billingMessages.trialEnded('no_consent'), due);
-      return { subscriptionId, outcome: 'canceled' as const, code: 'NO_CONSENT' };
-    }
-    const amount = Math.min(list, cap);
-    if (amount < list) {
-      await history(trx, sub.id, 'price_capped', {
-        detail: { list, charged: amount, period: due.toISOString() },
-      });
-      await notify(trx, sub.user_id, {
-        kind: 'billing',
-        message: billingMessages.priceIncreaseNotice(plan.name, amount, list, due),
-        dedupeKey: `billing:price-consent:${sub.id}:${due.toISOString()}`,
-      });
-    }
-    if (amount === 0) {
-      await advancePeriod(trx, sub, plan, null, now);
-      return { subscriptionId, outcome: 'free_renewal' as const, amount: 0 };
-    }
-
-    // The renewal notice goes out `noticeLeadDays` ahead (scan); one that did not is sent now.
+  // The amount: the list price, never above what the user consented to.
+  const list = listAmount(sub, plan);
+  const cap = sub.cap;
+  if (cap === null) {
+    const reason =
+      sub.status === 'trial' ? 'trial ended without consent to paid conversion' : 'no consent to be charged';
+    await cancelAtDue(trx, sub, reason, billingMessages.trialEnded('no_consent'), due);
+    return { subscriptionId, outcome: 'canceled', code: 'NO_CONSENT' };
+  }
+  const amount = Math.min(list, cap);
+  if (amount < list) {
+    await history(trx, sub.id, 'price_capped', {
+      detail: { list, charged: amount, period: due.toISOString() },
+    });
     await notify(trx, sub.user_id, {
       kind: 'billing',
-      message:
-        sub.status === 'trial'
-          ? billingMessages.trialConversionNotice(plan.name, amount, due)
-          : billingMessages.renewalNotice(plan.name, amount, due),
-      dedupeKey: noticeKey(sub.id, due),
+      message: billingMessages.priceIncreaseNotice(plan.name, amount, list, due),
+      dedupeKey: `billing:price-consent:${sub.id}:${due.toISOString()}`,
     });
-    const attempt = sub.last_attempt + 1;
-    const orderId = renewalOrderId(sub.id, due, attempt);
-    const payment = await trx
+  }
+  if (amount === 0) {
+    await advancePeriod(trx, sub, plan, null, now);
+    return { subscriptionId, outcome: 'free_renewal', amount: 0 };
+  }
+  const attempt = sub.last_attempt + 1;
+  return {
+    common,
+    sub,
+    due,
+    amount,
+    attempt,
+    orderId: renewalOrderId(sub.id, due, attempt),
+    // The renewal notice goes out `noticeLeadDays` ahead (scan); one that did not is sent now.
+    notice:
+      sub.status === 'trial'
+        ? billingMessages.trialConversionNotice(plan.name, amount, due)
+        : billingMessages.renewalNotice(plan.name, amount, due),
+  };
+}
+
+/**
+ * Step 1 for a batch, in one transaction: lock and decide every subscription, then send the
+ * missing renewal notices (one statement per distinct text) and insert every new pending payment
+ * (one statement) — committed BEFORE Toss is called. A new attempt that collides with another
+ * worker's (the partial unique indexes) is not inserted: that subscription is `busy`, the other
+ * worker owns it.
+ */
+async function prepare(
+  deps: BillingDeps,
+  ids: readonly string[],
+  now: Date,
+): Promise<Map<string, Prepared | RenewalResult>> {
+  return deps.db.transaction().execute(async (trx) => {
+    const decided = new Map<string, Prepared | RenewalResult>();
+    for (const id of ids) decided.set(id, { subscriptionId: id, outcome: 'not_due' });
+    const fresh: NewAttempt[] = [];
+    for (const sub of await loadForRenewal(trx, ids, now)) {
+      const d = await decide(trx, deps, sub, now);
+      if ('notice' in d) fresh.push(d);
+      else decided.set(sub.id, d);
+    }
+    if (fresh.length === 0) return decided;
+    const byText = new Map<string, NewAttempt[]>();
+    for (const f of fresh) {
+      const text = `${f.notice.title}\n${f.notice.body}`;
+      byText.set(text, [...(byText.get(text) ?? []), f]);
+    }
+    for (const group of byText.values()) {
+      await notifyAll(
+        trx,
+        { recipients: group.map((f) => ({ userId: f.sub.user_id, dedupeKey: noticeKey(f.sub.id, f.due) })) },
+        { kind: 'billing', message: group[0]!.notice },
+      );
+    }
+    const inserted = await trx
       .insertInto('payments')
-      .values({
-        user_id: sub.user_id,
-        subscription_id: sub.id,
-        amount,
-        currency: 'KRW',
-        order_id: orderId,
-        status: 'pending',
-        kind: 'renewal',
-        period_start: due,
-        attempt,
-        requested_at: now,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    return { kind: 'charge' as const, paymentId: payment.id, orderId, amount, fresh: true, ...common };
+      .values(
+        fresh.map((f) => ({
+          user_id: f.sub.user_id,
+          subscription_id: f.sub.id,
+          amount: f.amount,
+          currency: 'KRW',
+          order_id: f.orderId,
+          status: 'pending' as const,
+          kind: 'renewal' as const,
+          period_start: f.due,
+          attempt: f.attempt,
+          requested_at: now,
+        })),
+      )
+      // Another worker opened this period's attempt first (possible only when it committed while
+      // this statement's snapshot was taken): it owns the charge.
+      .onConflict((oc) => oc.doNothing())
+      .returning(['id', 'order_id'])
+      .execute();
+    const idByOrder = new Map(inserted.map((r) => [r.order_id, r.id]));
+    for (const f of fresh) {
+      const paymentId = idByOrder.get(f.orderId);
+      decided.set(
+        f.sub.id,
+        paymentId
+          ? {
+              kind: 'charge',
+              subscriptionId: f.sub.id,
+              paymentId,
+              orderId: f.orderId,
+              amount: f.amount,
+              fresh: true,
+              ...f.common,
+            }
+          : { subscriptionId: f.sub.id, outcome: 'busy' },
+      );
+    }
+    return decided;
   });
 }
 
@@ -624,65 +699,92 @@ export async function settleApproved(
   });
 }
 
+/** An approved renewal waiting to be settled with the rest of its batch. */
+interface ToSettle {
+  prepared: Prepared;
+  payment: TossPayment;
+  operation: 'charge' | 'lookup';
+  posted: boolean;
+}
+
 /**
- * The common case of settling, as one statement: the payment approved (only if still pending),
- * its attempt row, the subscription moved to the next period (only if it is still in the period
- * paid for) and the history row. Returns whether the payment was settled here and whether the
- * subscription moved; a settled payment whose subscription did not move gets an operator alert.
+ * The common case of settling, for a whole batch in one statement: each payment approved (only if
+ * still pending), its attempt row, its subscription moved to the next period (only if still in the
+ * period paid for) and the history row. Returns the ids of the payments settled here; a settled
+ * payment whose subscription did not move gets an operator alert.
+ *
+ * Committed asynchronously (`synchronous_commit = off` for this statement only): losing it in a
+ * database crash loses nothing that matters — the payment is still pending, so the next renewal
+ * or the reconciler looks it up by order id and settles it — and the job's completion, committed
+ * durably right after, flushes it anyway (WAL is written in order). The pending row before the
+ * call is committed durably: that one must never be lost.
  */
-async function settleRenewal(
+async function settleRenewals(
   db: Kysely<Database>,
-  paymentId: string,
-  toss: TossPayment,
-  advance: Advance,
+  items: readonly ToSettle[],
   now: Date,
-  operation: 'charge' | 'lookup',
-): Promise<boolean> {
-  const approvedAt = approvedAtOf(toss, now);
-  const event =
-    advance.fromStatus === 'trial'
-      ? 'trial_converted'
-      : advance.fromStatus === 'past_due'
-        ? 'recovered'
-        : 'renewed';
-  const detail = JSON.stringify({
-    period: advance.period.toISOString(),
-    next: advance.next.toISOString(),
-    plan: advance.plan,
+): Promise<Set<string>> {
+  const rows = items.map(({ prepared: p, payment, operation }) => {
+    const a = p.advance;
+    return {
+      payment_id: p.paymentId,
+      payment_key: payment.paymentKey,
+      approved_at: approvedAtOf(payment, now).toISOString(),
+      receipt_url: payment.receipt?.url ?? null,
+      method: payment.method ?? '카드',
+      method_detail: payment.card ? JSON.stringify(payment.card) : null,
+      operation,
+      plan: a.plan,
+      anchor: a.anchor.toISOString(),
+      cycle: a.cycle,
+      next: a.next.toISOString(),
+      event:
+        a.fromStatus === 'trial' ? 'trial_converted' : a.fromStatus === 'past_due' ? 'recovered' : 'renewed',
+      from_status: a.fromStatus,
+      detail: JSON.stringify({ period: a.period.toISOString(), next: a.next.toISOString(), plan: a.plan }),
+    };
   });
-  const result = await sql<{ settled: number; advanced: number; subscription_id: string | null }>`
-    with upd as (
-      update public.payments
-      set status = 'approved', provider_tx_id = ${toss.paymentKey}, approved_at = ${approvedAt},
-          receipt_url = ${toss.receipt?.url ?? null}, method = ${toss.method ?? '카드'},
-          method_detail = ${toss.card ? JSON.stringify(toss.card) : null}::jsonb, failure_code = null, failure_message = null
-      where id = ${paymentId} and status = 'pending'
-      returning id, subscription_id, period_start
+  const result = await sql<{ id: string; subscription_id: string | null; advanced: boolean }>`
+    with input as (
+      select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as t(
+        payment_id uuid, payment_key text, approved_at timestamptz, receipt_url text, method text,
+        method_detail jsonb, operation text, plan text, anchor timestamptz, cycle int, next timestamptz,
+        event text, from_status text, detail jsonb)
+    ), upd as (
+      update public.payments p
+      set status = 'approved', provider_tx_id = i.payment_key, approved_at = i.approved_at,
+          receipt_url = i.receipt_url, method = i.method, method_detail = i.method_detail,
+          failure_code = null, failure_message = null
+      from input i
+      where p.id = i.payment_id and p.status = 'pending'
+      returning p.id, p.subscription_id, p.period_start
     ), att as (
       insert into public.payment_attempts (payment_id, operation, outcome, http_status, at)
-      select id, ${operation}, 'approved', 200, ${now} from upd
+      select i.payment_id, i.operation, 'approved', 200, ${now} from upd join input i on i.payment_id = upd.id
     ), sub as (
       update public.subscriptions s
-      set status = 'active', plan = ${advance.plan}, pending_plan = null, billing_anchor = ${advance.anchor},
-          billing_cycle = ${advance.cycle}, next_billing_at = ${advance.next}, last_billed_at = ${approvedAt},
+      set status = 'active', plan = i.plan, pending_plan = null, billing_anchor = i.anchor,
+          billing_cycle = i.cycle, next_billing_at = i.next, last_billed_at = i.approved_at,
           retry_at = null, dunning_attempt = 0, past_due_since = null
-      from upd
+      from upd join input i on i.payment_id = upd.id
       where s.id = upd.subscription_id and s.next_billing_at = upd.period_start and s.status <> 'canceled'
-      returning s.id
+      returning s.id, upd.id as payment_id
     ), hist as (
       insert into public.subscription_history (subscription_id, event, from_status, to_status, payment_id, detail)
-      select sub.id, ${event}, ${advance.fromStatus}, 'active', ${paymentId}, ${detail}::jsonb from sub
-    )
-    select (select count(*) from upd)::int as settled, (select count(*) from sub)::int as advanced,
-           (select subscription_id from upd) as subscription_id`.execute(db);
-  const row = result.rows[0]!;
-  if (row.settled === 1 && row.advanced === 0 && row.subscription_id) {
-    await history(db, row.subscription_id, 'operator_alert', {
-      paymentId,
-      detail: { problem: 'approved payment for a period the subscription is no longer in' },
-    });
+      select sub.id, i.event, i.from_status, 'active', sub.payment_id, i.detail
+      from sub join input i on i.payment_id = sub.payment_id
+    ), async_commit as (select set_config('synchronous_commit', 'off', true))
+    select upd.id, upd.subscription_id, (sub.id is not null) as advanced
+    from upd left join sub on sub.payment_id = upd.id cross join async_commit`.execute(db);
+  for (const row of result.rows) {
+    if (!row.advanced && row.subscription_id) {
+      await history(db, row.subscription_id, 'operator_alert', {
+        paymentId: row.id,
+        detail: { problem: 'approved payment for a period the subscription is no longer in' },
+      });
+    }
   }
-  return row.settled === 1;
+  return new Set(result.rows.map((r) => r.id));
 }
 
 /** Step 3 for failures: what each class does. */
@@ -826,27 +928,100 @@ async function applyFailure(
 
 /** Renews one subscription if it is due. Safe to run concurrently and repeatedly. */
 export async function renewSubscription(deps: BillingDeps, subscriptionId: string): Promise<RenewalResult> {
+  const result = (await renewSubscriptions(deps, [subscriptionId])).get(subscriptionId)!;
+  if (result instanceof Error) throw result;
+  return result;
+}
+
+/**
+ * Renews a batch of subscriptions (the worker's jobs arrive in batches): one transaction decides
+ * them all and commits their pending payments, the Toss calls run side by side, and the approved
+ * ones are settled in one statement. Per subscription, the protocol is exactly the one-at-a-time
+ * one; what is shared is only the round trips. Returns each id's result, or the error that
+ * subscription met (its job retries; the others are not held back).
+ */
+export async function renewSubscriptions(
+  deps: BillingDeps,
+  subscriptionIds: readonly string[],
+): Promise<Map<string, RenewalResult | Error>> {
   const now = (deps.now ?? (() => new Date()))();
-  let prepared: Prepared | RenewalResult;
+  const ids = [...new Set(subscriptionIds)].sort();
+  const results = new Map<string, RenewalResult | Error>();
+  let prepared: Map<string, Prepared | RenewalResult>;
   try {
-    prepared = await prepare(deps, subscriptionId, now);
+    prepared = await prepare(deps, ids, now);
   } catch (error) {
-    // Two workers opened the same period's first attempt at once: the other one owns it.
-    if (pgCode(error) === PgCode.uniqueViolation) return { subscriptionId, outcome: 'busy' };
-    throw error;
+    if (ids.length === 1) {
+      // Two workers opened the same period's first attempt at once: the other one owns it.
+      if (pgCode(error) === PgCode.uniqueViolation)
+        return new Map([[ids[0]!, { subscriptionId: ids[0]!, outcome: 'busy' }]]);
+      return new Map([[ids[0]!, error as Error]]);
+    }
+    // One subscription's trouble must not hold back the rest of its batch: each on its own.
+    prepared = new Map();
+    for (const id of ids) {
+      const one = await renewSubscriptions(deps, [id]);
+      results.set(id, one.get(id)!);
+    }
+    return results;
   }
-  if (!('kind' in prepared)) return prepared;
+  const toSettle: ToSettle[] = [];
+  await Promise.all(
+    ids.map(async (id) => {
+      const p = prepared.get(id)!;
+      if (!('kind' in p)) {
+        results.set(id, p);
+        return;
+      }
+      try {
+        const driven = await drive(deps, p, now);
+        if ('settle' in driven) toSettle.push(driven.settle);
+        else results.set(id, driven.done);
+      } catch (error) {
+        results.set(id, error as Error);
+      }
+    }),
+  );
+  if (toSettle.length > 0) {
+    try {
+      const settled = await settleRenewals(deps.db, toSettle, now);
+      for (const { prepared: p, posted } of toSettle) {
+        results.set(p.subscriptionId, {
+          subscriptionId: p.subscriptionId,
+          orderId: p.orderId,
+          amount: p.amount,
+          ...(posted ? { posted } : {}),
+          outcome: settled.has(p.paymentId) ? 'approved' : 'busy',
+        });
+      }
+    } catch (error) {
+      // Still pending: the retried job (or the reconciler) looks each up and settles it.
+      for (const { prepared: p } of toSettle) results.set(p.subscriptionId, error as Error);
+    }
+  }
+  return results;
+}
+
+/**
+ * Step 2 for one prepared renewal: look an earlier attempt up before anything else, post only an
+ * order Toss has never seen (same order id, same Idempotency-Key), and apply every outcome but
+ * approval at once; an approval comes back to be settled with its batch.
+ */
+async function drive(
+  deps: BillingDeps,
+  prepared: Prepared,
+  now: Date,
+): Promise<{ done: RenewalResult } | { settle: ToSettle }> {
+  const { subscriptionId } = prepared;
   const base = { subscriptionId, orderId: prepared.orderId, amount: prepared.amount };
 
   if (!prepared.fresh) {
     // An earlier attempt may have charged: ask Toss before anything else.
     const found = await deps.toss.findByOrderId(prepared.orderId, deps.signal);
-    if (found.ok) {
-      return { ...base, ...(await settleFound(deps, prepared, subscriptionId, found.value, now)) };
-    }
+    if (found.ok) return settleFound(deps, prepared, found.value, now, 'lookup', false);
     if (found.code !== NOT_FOUND_PAYMENT) {
       await applyFailure(deps, prepared, subscriptionId, { ...found, class: 'unknown' }, now, 'lookup');
-      return { ...base, outcome: 'unknown', code: found.code };
+      return { done: { ...base, outcome: 'unknown', code: found.code } };
     }
     await deps.db
       .insertInto('payment_attempts')
@@ -876,7 +1051,7 @@ export async function renewSubscription(deps: BillingDeps, subscriptionId: strin
       now,
       'charge',
     );
-    return { ...base, outcome: 'hard_decline', code: 'NO_BILLING_KEY' };
+    return { done: { ...base, outcome: 'hard_decline', code: 'NO_BILLING_KEY' } };
   }
   const result = await deps.toss.charge(
     {
@@ -891,39 +1066,32 @@ export async function renewSubscription(deps: BillingDeps, subscriptionId: strin
     },
     deps.signal,
   );
-  if (result.ok) {
-    return {
-      ...base,
-      posted: true,
-      ...(await settleFound(deps, prepared, subscriptionId, result.value, now, 'charge')),
-    };
-  }
+  if (result.ok) return settleFound(deps, prepared, result.value, now, 'charge', true);
   const outcome = await applyFailure(deps, prepared, subscriptionId, result, now, 'charge');
   deps.log?.info(
     { subscriptionId, orderId: prepared.orderId, code: result.code, class: result.class },
     'renewal not approved',
   );
-  return { ...base, posted: true, outcome, code: result.code };
+  return { done: { ...base, posted: true, outcome, code: result.code } };
 }
 
 async function settleFound(
   deps: BillingDeps,
   prepared: Prepared,
-  subscriptionId: string,
   payment: TossPayment,
   now: Date,
-  operation: 'charge' | 'lookup' = 'lookup',
-): Promise<{ outcome: RenewalOutcome; code?: string }> {
+  operation: 'charge' | 'lookup',
+  posted: boolean,
+): Promise<{ done: RenewalResult } | { settle: ToSettle }> {
+  const { subscriptionId } = prepared;
+  const base = {
+    subscriptionId,
+    orderId: prepared.orderId,
+    amount: prepared.amount,
+    ...(posted ? { posted } : {}),
+  };
   if (payment.status === 'DONE' || payment.status === 'PARTIAL_CANCELED' || payment.status === 'CANCELED') {
-    const settled = await settleRenewal(
-      deps.db,
-      prepared.paymentId,
-      payment,
-      prepared.advance,
-      now,
-      operation,
-    );
-    return { outcome: settled ? 'approved' : 'busy' };
+    return { settle: { prepared, payment, operation, posted } };
   }
   if (payment.status === 'ABORTED' || payment.status === 'EXPIRED') {
     // Toss closed this order without charging: the attempt failed; a later one gets a new order id.
@@ -951,7 +1119,7 @@ async function settleFound(
         .where('id', '=', subscriptionId)
         .execute();
     });
-    return { outcome: 'temporary', code };
+    return { done: { ...base, outcome: 'temporary', code } };
   }
   // READY / IN_PROGRESS: still being decided at Toss.
   await applyFailure(
@@ -962,5 +1130,5 @@ async function settleFound(
     now,
     operation,
   );
-  return { outcome: 'unknown', code: payment.status };
+  return { done: { ...base, outcome: 'unknown', code: payment.status } };
 }

@@ -5,7 +5,7 @@
  */
 import { sql } from 'kysely';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { renewalOrderId, renewSubscription } from '../../src/billing/renewal.ts';
+import { renewalOrderId, renewSubscription, renewSubscriptions } from '../../src/billing/renewal.ts';
 import { reconcilePending, sendRenewalNotices } from '../../src/billing/scan.ts';
 import { useTestDatabase } from '../support/db.ts';
 import { useTossDouble } from '../support/toss.ts';
@@ -145,6 +145,62 @@ describe('renewals', () => {
       expect(payments.map((p) => p.status)).toEqual(['approved']);
       expect(chargesFor(s.subscriptionId)).toBe(1);
     }
+  });
+
+  it('a batch decides each subscription on its own terms, and overlapping batches charge each once', async () => {
+    const due = kst('2026-03-05T00:00:00');
+    const c = clock(kst('2026-03-05T09:00:00'));
+    const ok = await Promise.all(Array.from({ length: 6 }, () => createSubscriber(database.db, { due })));
+    const declined = await createSubscriber(database.db, { due });
+    const leaving = await createSubscriber(database.db, { due, cancelAt: due });
+    const banned = await createSubscriber(database.db, { due, state: 'banned' });
+    const later = await createSubscriber(database.db, { due: kst('2026-04-05T00:00:00') });
+    toss.double.setCardCode(declined.billingKey, 'REJECT_CARD_COMPANY');
+    toss.double.latencyMs = 30;
+    const d = deps(database.db, toss.url, c.now);
+    const all = [...ok, declined, leaving, banned, later].map((s) => s.subscriptionId);
+    // Two workers took overlapping batches (the same ids, in another order).
+    const [a, b] = await Promise.all([
+      renewSubscriptions(d, all),
+      renewSubscriptions(d, [...all].reverse().slice(0, 7)),
+    ]);
+    const outcome = (id: string) =>
+      [a.get(id), b.get(id)].flatMap((r) => (r && !(r instanceof Error) ? [r.outcome] : []));
+    for (const s of ok) {
+      expect(outcome(s.subscriptionId)).toContain('approved');
+      expect(chargesFor(s.subscriptionId)).toBe(1);
+      expect((await subscription(database.db, s.subscriptionId)).next_billing_at).toEqual(
+        kst('2026-04-05T00:00:00'),
+      );
+    }
+    expect(outcome(declined.subscriptionId)).toContain('soft_decline');
+    expect(outcome(leaving.subscriptionId)).toContain('canceled');
+    expect(outcome(banned.subscriptionId)).toContain('canceled');
+    expect(a.get(later.subscriptionId)).toMatchObject({ outcome: 'not_due' });
+    for (const s of [declined, leaving, banned, later]) {
+      expect(chargesFor(s.subscriptionId)).toBe(0);
+    }
+    // Whatever was left pending by the race settles on the next pass, without a charge.
+    c.advanceMs(3 * 60_000);
+    await renewSubscriptions(
+      d,
+      ok.map((s) => s.subscriptionId),
+    );
+    for (const s of ok) {
+      expect((await paymentsOf(database.db, s.subscriptionId)).map((p) => p.status)).toEqual(['approved']);
+      expect(chargesFor(s.subscriptionId)).toBe(1);
+    }
+    const history = await database.db
+      .selectFrom('subscription_history')
+      .select(['subscription_id', 'event'])
+      .where(
+        'subscription_id',
+        'in',
+        ok.map((s) => s.subscriptionId),
+      )
+      .where('event', '=', 'renewed')
+      .execute();
+    expect(history).toHaveLength(ok.length);
   });
 
   it('temporary errors retry later with the same order id and key; one payment row', async () => {
