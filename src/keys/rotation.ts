@@ -22,6 +22,7 @@
 import { type Kysely, sql } from 'kysely';
 import { authorize, mutate } from '../admins/permissions.ts';
 import { type Operation, type OperationWithActor, writeAudit } from '../audit/index.ts';
+import { billingKeysByKey, billingKeysLeft, resealBillingKeys } from '../billing/keys.ts';
 import { DecryptionError, type Keyring, reseal } from '../crypto/index.ts';
 import type { Database } from '../db/types.ts';
 import { recordError } from '../errorlog.ts';
@@ -148,6 +149,11 @@ export interface KeyStatus {
   skipped: number;
   rotation: Rotation | null;
   jobs: ReencryptJobs;
+  /**
+   * Sealed billing keys per key id (the rotation re-seals them too): an old key can be removed only
+   * when neither entries nor billing keys are left under it.
+   */
+  billingKeys: Record<string, number>;
 }
 
 export async function keyStatus(db: Kysely<Database>, keyring: Keyring): Promise<KeyStatus> {
@@ -163,6 +169,7 @@ export async function keyStatus(db: Kysely<Database>, keyring: Keyring): Promise
     skipped: rotation?.target === keyring.active.id ? await skippedEntries(db, rotation) : 0,
     rotation: rotation ?? null,
     jobs: await reencryptJobs(db),
+    billingKeys: Object.fromEntries(await billingKeysByKey(db)),
   };
 }
 
@@ -171,27 +178,36 @@ export interface RotationPlan {
   keys: KeyUsage[];
   /** Entries not sealed with the active key. */
   toReencrypt: number;
-  /** Key ids that seal entries but are not configured. */
+  /** Key ids that seal entries or billing keys but are not configured. */
   missing: string[];
+  /** Billing keys not sealed with the active key: re-sealed by the same batches. */
+  billingKeys: number;
 }
 
 export async function planRotation(db: Kysely<Database>, keyring: Keyring): Promise<RotationPlan> {
   const keys = keyUsage(keyring, await entriesByKey(db));
+  const billing = await billingKeysByKey(db);
+  const missing = keys.filter((k) => k.state === 'unconfigured').map((k) => k.keyId);
+  for (const keyId of billing.keys()) {
+    if (!keyring.keys.has(keyId) && !missing.includes(keyId)) missing.push(keyId);
+  }
   return {
     activeKeyId: keyring.active.id,
     keys,
     toReencrypt: keys.filter((k) => k.state !== 'active').reduce((n, k) => n + k.entries, 0),
-    missing: keys.filter((k) => k.state === 'unconfigured').map((k) => k.keyId),
+    missing,
+    billingKeys: [...billing].filter(([keyId]) => keyId !== keyring.active.id).reduce((n, [, c]) => n + c, 0),
   };
 }
 
 /** A rotation starts only when every key that seals entries can open them. */
 export function assertRotatable(plan: RotationPlan): void {
   if (plan.missing.length === 0) return;
-  const detail = plan.keys
-    .filter((k) => k.state === 'unconfigured')
-    .map((k) => `${k.keyId} (${k.entries} entries)`)
-    .join(', ');
+  const sealing = plan.keys.filter((k) => k.state === 'unconfigured');
+  const detail = [
+    ...sealing.map((k) => `${k.keyId} (${k.entries} entries)`),
+    ...plan.missing.filter((id) => !sealing.some((k) => k.keyId === id)).map((id) => `${id} (billing keys)`),
+  ].join(', ');
   throw new UsageError(
     `refusing to rotate: entries are sealed with keys that are not configured: ${detail}`,
     {
@@ -295,6 +311,8 @@ export interface BatchResult {
   activeKeyId: string;
   /** Entries re-encrypted by this batch. */
   done: number;
+  /** Billing keys (src/billing/keys.ts) re-sealed by this batch: the same keyring seals them. */
+  billingKeys: number;
   /** Entries that failed to open, recorded in sumda.rotation_skips (and logged). */
   skipped: number;
   /** Whether another batch is needed. */
@@ -331,7 +349,7 @@ async function countLeft(db: Kysely<Database>, activeKeyId: string, rotationId: 
     .where('d.content_key_id', '<>', activeKeyId)
     .where(skippedCondition(rotationId))
     .executeTakeFirstOrThrow();
-  return Number(row.n);
+  return Number(row.n) + (await billingKeysLeft(db, activeKeyId, rotationId));
 }
 
 /**
@@ -412,17 +430,27 @@ export async function reencryptBatch(
         where d.id = v.id`.execute(trx);
     }
 
+    // Billing keys are sealed with the same keyring: each batch re-seals up to a batch of them too.
+    await planByPrimaryKey(trx, false);
+    const billing = await resealBillingKeys(trx, keyring, {
+      limit: options.batchSize,
+      rotationId,
+      requestId: options.requestId ?? null,
+    });
+
     const last = rows.at(-1)?.id ?? null;
     let result: Pick<BatchResult, 'more' | 'after' | 'delaySeconds' | 'remaining'>;
     if (rows.length === options.batchSize) {
       result = { more: true, after: last, delaySeconds: 0, remaining: null };
+    } else if (billing.selected === options.batchSize) {
+      // The diary entries are done but a full batch of billing keys was: there may be more.
+      result = { more: true, after: null, delaySeconds: 0, remaining: null };
     } else if (after) {
       // The end of a sweep from a cursor: one more from the first id catches entries that were
       // locked, or written behind the cursor, meanwhile.
       result = { more: true, after: null, delaySeconds: 0, remaining: null };
     } else {
       // A sweep from the first id found less than a batch: what is left is locked by other writers.
-      await planByPrimaryKey(trx, false);
       const remaining = await countLeft(trx, activeKeyId, rotationId);
       result = {
         more: remaining > 0,
@@ -433,7 +461,14 @@ export async function reencryptBatch(
     }
     if (result.more && options.onMore)
       await options.onMore(trx, { after: result.after, delaySeconds: result.delaySeconds });
-    return { rotationId, activeKeyId, done: ids.length, skipped, ...result };
+    return {
+      rotationId,
+      activeKeyId,
+      done: ids.length,
+      skipped: skipped + billing.skipped,
+      billingKeys: billing.done,
+      ...result,
+    };
   });
 }
 
@@ -442,6 +477,8 @@ export interface InlineResult {
   activeKeyId: string;
   batches: number;
   done: number;
+  /** Billing keys re-sealed. */
+  billingKeys: number;
   skipped: number;
   /** Entries left when the run stopped (0 when finished). */
   remaining: number;
@@ -469,6 +506,7 @@ export async function reencryptAll(
   let after: string | null = null;
   let batches = 0;
   let done = 0;
+  let billingKeys = 0;
   let skipped = 0;
   let stopped: InlineResult['stopped'] = null;
   let last: BatchResult | undefined;
@@ -484,6 +522,7 @@ export async function reencryptAll(
     });
     batches += 1;
     done += last.done;
+    billingKeys += last.billingKeys;
     skipped += last.skipped;
     after = last.after;
     options.onBatch?.(last);
@@ -500,6 +539,7 @@ export async function reencryptAll(
     activeKeyId: keyring.active.id,
     batches,
     done,
+    billingKeys,
     skipped,
     remaining,
     stopped,

@@ -32,6 +32,12 @@ function printStatus(ctx: CommandContext, status: KeyStatus): void {
     ['not under the active key', status.pending],
     ['skipped by the rotation', status.skipped],
     [
+      'billing keys per key',
+      Object.entries(status.billingKeys)
+        .map(([keyId, n]) => `${keyId} ${n}`)
+        .join(', ') || 'none',
+    ],
+    [
       'latest rotation',
       rotation
         ? `#${rotation.id} to ${rotation.target}, ${rotation.actor ?? '?'}, ${rotation.at.toISOString()}`
