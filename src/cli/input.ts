@@ -43,3 +43,44 @@ export function parseUuid(text: string, what: string): string {
   if (!isUuid(text)) throw new UsageError(`${what} ${quote(text)} is not an id (a UUID)`);
   return text.toLowerCase();
 }
+
+/** Collects a repeatable option (`--set a=1 --set b=2`). */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/**
+ * `--set key=value` on top of a policy config: the key is a dotted path inside the policy
+ * (`spike_tier_a`, `healthy_high.min_valence`; a leading `slip.` is allowed) that must exist; the
+ * value is JSON, or a bare word for a string. The schema is checked afterwards, as for a file.
+ */
+export async function applySetFlags(
+  config: unknown,
+  policy: string,
+  sets: readonly string[],
+): Promise<unknown> {
+  const { applyAt, hasPath, startLayer } = await import('../policy/merge.ts');
+  let layered = startLayer(config as import('../policy/merge.ts').JsonObject, {
+    layer: 'base',
+    kind: 'version',
+  });
+  for (const set of sets) {
+    const eq = set.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--set ${quote(set)}: write key=value (e.g. --set spike_tier_a=3.4)`);
+    const key = set.slice(0, eq).replace(new RegExp(`^${policy}\\.`), '');
+    const text = set.slice(eq + 1);
+    const path = key.split('.');
+    if (!hasPath(layered.value, path))
+      throw new UsageError(`--set ${quote(key)}: the ${policy} policy has no such setting`);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      if (!/^[\p{L}\p{N}_.:-]+$/u.test(text))
+        throw new UsageError(`--set ${quote(key)}: the value is neither JSON nor a bare word`);
+      value = text;
+    }
+    layered = applyAt(layered, path, value, { layer: '--set', kind: 'override' });
+  }
+  return layered.value;
+}

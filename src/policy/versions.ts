@@ -49,7 +49,10 @@ export function checkPolicyContent(row: {
 export class InvalidConfigError extends UsageError {
   readonly problems: string[];
   constructor(name: string, problems: string[]) {
-    super(`invalid ${name} config: ${problems.join('; ')}`);
+    // One problem a line: a partial config can have a dozen.
+    super(
+      `invalid ${name} config (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
     this.problems = problems;
   }
 }

@@ -339,7 +339,9 @@ export async function replayCandidate(
 ): Promise<ReplayResult> {
   const problems = configProblems(policy, candidateConfig);
   if (problems.length > 0)
-    throw new UsageError(`invalid ${policy} config:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    throw new UsageError(
+      `invalid ${policy} config (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
   const snapshot = await resolver.snapshot();
   const scope = options.scope ?? 'global';
   const proposed: PolicySnapshot = { ...snapshot, active: new Map(snapshot.active) };

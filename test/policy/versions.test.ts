@@ -69,23 +69,65 @@ describe('publish', () => {
     expect(await database.db.selectFrom('admin.ai_policy_versions').select('id').execute()).toEqual([]);
   });
 
-  it('through the CLI: exit 2 with all problems in the one error line', async () => {
+  it('through the CLI: exit 2, one problem a line', async () => {
     const r = await runSumda(['policy', 'publish', 'slip', '--version', 'v1.0.0', '--file', '-'], {
       env: cliEnv(database.url, team.admin.email),
       input: JSON.stringify(INVALID_SLIP),
     });
     expect(r.code).toBe(2);
-    const [line, ...more] = errorLines(r.stderr);
-    expect(more).toEqual([]);
-    expect(line).toMatch(/^error: invalid slip config: /);
-    for (const problem of [
+    expect(errorLines(r.stderr)).toEqual(['error: invalid slip config (5 problems):']);
+    const lines = r.stderr.split('\n');
+    const first = lines.indexOf('error: invalid slip config (5 problems):');
+    const problems = lines.slice(first + 1, first + 6);
+    for (const [i, problem] of [
       'slip.spike_tier_a: ',
       'slip.window_days: ',
       'slip.messages.warning.title: ',
       'Unrecognized key: "colour"',
       'slip.immediate_tier_a: must be at least spike_tier_a',
-    ])
-      expect(line).toContain(problem);
+    ].entries())
+      expect(problems[i]).toContain(problem);
+    for (const line of problems) expect(line).toMatch(/^ {2}- slip/);
+  });
+
+  it('--set key=value on top of the active config: publish a one-key change, replay it, refuse unknown keys', async () => {
+    const env = cliEnv(database.url, team.admin.email);
+    const dry = await runSumda(
+      [
+        'policy',
+        'publish',
+        'slip',
+        '--version',
+        'v9.0.0',
+        '--set',
+        'spike_tier_a=3.4',
+        '--dry-run',
+        '--json',
+      ],
+      { env },
+    );
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ days: 30 });
+    const replay = await runSumda(
+      ['slip', 'replay', '--set', 'slip.healthy_high.min_valence=0.5', '--set', 'window_days=3', '--json'],
+      { env },
+    );
+    expect(replay.code, replay.stderr).toBe(0);
+    const unknown = await runSumda(['slip', 'replay', '--set', 'spike_tier=3.4'], { env });
+    expect(unknown.code).toBe(2);
+    expect(errorLines(unknown.stderr)).toEqual([
+      'error: --set "spike_tier": the slip policy has no such setting',
+    ]);
+    const bad = await runSumda(['slip', 'replay', '--set', 'spike_tier_a=9'], { env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('  - slip.spike_tier_a: ');
+    const published = await runSumda(
+      ['policy', 'publish', 'tone', '--version', 'v9.0.0', '--set', 'voice=warm', '--json'],
+      { env },
+    );
+    expect(published.code, published.stderr).toBe(0);
+    const shown = await runSumda(['policy', 'show', 'tone', 'v9.0.0', '--json'], { env });
+    expect(JSON.parse(shown.stdout).voice).toBe('warm');
   });
 
   it('a version is published once; identical content under a new version is allowed and reported', async () => {

@@ -5,7 +5,7 @@ import type { PolicyName } from '../../policy/schemas.ts';
 import type { CommandContext } from '../context.ts';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
-import { parseJson, readInput } from '../input.ts';
+import { applySetFlags, collect, parseJson, readInput } from '../input.ts';
 
 function renderValue(value: unknown): string {
   return JSON.stringify(value);
@@ -40,7 +40,12 @@ export function registerPolicy(program: Command): void {
       .command('publish <name>')
       .description('publish an immutable version of a policy config (validated; every problem listed)')
       .requiredOption('--version <vX.Y.Z>', 'semantic version')
-      .requiredOption('--file <path>', 'the config as JSON, or - for stdin')
+      .option('--file <path>', 'the config as JSON, or - for stdin (default with --set: the active one)')
+      .option(
+        '--set <key=value>',
+        'change one setting on top of --file or the active config (repeatable): --set spike_tier_a=3.4',
+        collect,
+      )
       .option('--scope <scope>', 'global | tenant:<id> | user:<id>', 'global')
       .option('--notes <text>', 'what changed and why')
       .option(
@@ -50,17 +55,25 @@ export function registerPolicy(program: Command): void {
       .option('--days <n>', 'with --dry-run of slip/ethics: days of analyses to replay', '30')
       .option('--json', 'machine-readable result on stdout')
       .action(
-        act<{ version: string; file: string; scope: string; notes?: string; days: string }>(
+        act<{ version: string; file?: string; set?: string[]; scope: string; notes?: string; days: string }>(
           async (ctx, opts, [name]) => {
-            const { publishVersion, requirePolicyName, validatePublish } = await import(
+            const { publishVersion, requirePolicyName, showConfig, validatePublish } = await import(
               '../../policy/versions.ts'
             );
             const { requireScope } = await import('../../policy/scope.ts');
+            const policyName = requirePolicyName(name!);
+            const scope = await requireScope(await ctx.db(), opts.scope);
+            if (!opts.file && !opts.set?.length)
+              throw new UsageError('give the config: --file <path>, or --set key=value on the active one');
+            let config: unknown = opts.file
+              ? parseJson(await readInput(opts.file), opts.file === '-' ? 'stdin' : opts.file)
+              : (await showConfig(await ctx.db(), policyName, 'active', scope)).config;
+            if (opts.set?.length) config = await applySetFlags(config, policyName, opts.set);
             const input = {
-              name: requirePolicyName(name!),
+              name: policyName,
               version: opts.version,
-              scope: await requireScope(await ctx.db(), opts.scope),
-              config: parseJson(await readInput(opts.file), opts.file === '-' ? 'stdin' : opts.file),
+              scope,
+              config,
               notes: opts.notes ?? null,
             };
             validatePublish(input);
@@ -99,6 +112,7 @@ export function registerPolicy(program: Command): void {
       ),
     [
       'sumda policy publish slip --version v1.1.0 --file slip.json --notes "gentler warnings"',
+      'sumda policy publish slip --version v1.1.1 --set spike_tier_a=3.4 --dry-run',
       'sumda policy show slip active --json | jq ".spike_tier_a = 3.4" | sumda policy publish slip --version v1.2.0 --file -',
     ],
   );

@@ -5,7 +5,7 @@ import { parseInstant } from '../../time/grammar.ts';
 import type { CommandContext } from '../context.ts';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
-import { parseIntFlag, parseJson, readInput } from '../input.ts';
+import { applySetFlags, collect, parseIntFlag, parseJson, readInput } from '../input.ts';
 import { formatCell } from '../output.ts';
 import { printReplay, runReplay } from '../replay.ts';
 
@@ -311,20 +311,36 @@ export function registerSlip(program: Command): void {
       .description(
         'what a candidate slip (or ethics) config would have done over the last days, against the active one',
       )
-      .requiredOption('--config <file>', 'the candidate config as JSON, or - for stdin')
+      .option('--config <file>', 'the candidate config as JSON, or - for stdin (default: the active one)')
+      .option(
+        '--set <key=value>',
+        'change one setting on top of --config or the active config (repeatable): --set spike_tier_a=3.0',
+        collect,
+      )
       .option('--policy <name>', 'slip | ethics', 'slip')
       .option('--days <n>', 'how many days of stored analyses', '30')
       .option('--json', 'machine-readable result on stdout')
       .action(
-        act<{ config: string; policy: string; days: string }>(async (ctx, opts) => {
+        act<{ config?: string; set?: string[]; policy: string; days: string }>(async (ctx, opts) => {
           if (opts.policy !== 'slip' && opts.policy !== 'ethics')
             throw new UsageError('--policy: slip or ethics');
-          const config = parseJson(await readInput(opts.config, '--config'), opts.config);
+          if (!opts.config && !opts.set?.length)
+            throw new UsageError(
+              'give the candidate: --config <file>, or --set key=value on the active config',
+            );
+          let config: unknown;
+          if (opts.config) config = parseJson(await readInput(opts.config, '--config'), opts.config);
+          else {
+            const { showConfig } = await import('../../policy/versions.ts');
+            config = (await showConfig(await ctx.db(), opts.policy, 'active', 'global')).config;
+          }
+          if (opts.set?.length) config = await applySetFlags(config, opts.policy, opts.set);
           const result = await runReplay(ctx, opts.policy, config, parseIntFlag(opts.days, '--days', 1, 365));
           await printReplay(ctx, result, `replay of ${opts.policy}`);
         }),
       ),
     [
+      'sumda slip replay --set spike_tier_a=3.0 --days 14',
       'sumda slip replay --config slip-v2.json',
       'sumda policy show slip --json | jq ".spike_tier_a = 3.0" | sumda slip replay --config - --days 14',
     ],
