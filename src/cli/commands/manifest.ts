@@ -6,231 +6,233 @@ export interface ManifestEntry {
 }
 
 export const MANIFEST: Record<string, ManifestEntry[]> = {
-  "demo.ts": [
+  'demo.ts': [
     {
-      "name": "demo",
-      "description": "migrate the (embedded) database, seed a small data set and show what sumda does with it",
-      "term": "demo [options]"
-    }
+      name: 'demo',
+      description: 'migrate the (embedded) database, seed a small data set and show what sumda does with it',
+      term: 'demo [options]',
+    },
   ],
-  "db.ts": [
+  'db.ts': [
     {
-      "name": "db",
-      "description": "schema migrations and the embedded PostgreSQL server",
-      "term": "db"
-    }
+      name: 'db',
+      description: 'schema migrations and the embedded PostgreSQL server',
+      term: 'db',
+    },
   ],
-  "config.ts": [
+  'config.ts': [
     {
-      "name": "config",
-      "description": "show the configuration in effect (flags > environment > .env), secrets redacted",
-      "term": "config [options]"
-    }
+      name: 'config',
+      description: 'show the configuration in effect (flags > environment > .env), secrets redacted',
+      term: 'config [options]',
+    },
   ],
-  "seed.ts": [
+  'seed.ts': [
     {
-      "name": "seed",
-      "description": "deterministic synthetic data: users, plans, subscriptions, payments, encrypted diaries, logins, events",
-      "term": "seed [options]"
-    }
+      name: 'seed',
+      description:
+        'deterministic synthetic data: users, plans, subscriptions, payments, encrypted diaries, logins, events',
+      term: 'seed [options]',
+    },
   ],
-  "worker.ts": [
+  'worker.ts': [
     {
-      "name": "worker",
-      "description": "run queued jobs: analysis, slip checks and releases, key rotation, housekeeping",
-      "term": "worker [options]"
-    }
+      name: 'worker',
+      description: 'run queued jobs: analysis, slip checks and releases, key rotation, housekeeping',
+      term: 'worker [options]',
+    },
   ],
-  "jobs.ts": [
+  'jobs.ts': [
     {
-      "name": "jobs",
-      "description": "inspect jobs and retry, cancel or resume them (by id or by filter; audited)",
-      "term": "jobs"
-    }
+      name: 'jobs',
+      description: 'inspect jobs and retry, cancel or resume them (by id or by filter; audited)',
+      term: 'jobs',
+    },
   ],
-  "queues.ts": [
+  'queues.ts': [
     {
-      "name": "queues",
-      "description": "the job queues: their settings, pause and resume",
-      "term": "queues"
-    }
+      name: 'queues',
+      description: 'the job queues: their settings, pause and resume',
+      term: 'queues',
+    },
   ],
-  "schedules.ts": [
+  'schedules.ts': [
     {
-      "name": "schedules",
-      "description": "recurring jobs (cron, Asia/Seoul)",
-      "term": "schedules"
-    }
+      name: 'schedules',
+      description: 'recurring jobs (cron, Asia/Seoul)',
+      term: 'schedules',
+    },
   ],
-  "top.ts": [
+  'top.ts': [
     {
-      "name": "top",
-      "description": "live view of the queues: depth, rate, failures, oldest waiting job, dead letters",
-      "term": "top [options]"
-    }
+      name: 'top',
+      description: 'live view of the queues: depth, rate, failures, oldest waiting job, dead letters',
+      term: 'top [options]',
+    },
   ],
-  "analysis.ts": [
+  'analysis.ts': [
     {
-      "name": "analysis",
-      "description": "diary analyses: enqueue ranges, show results, statistics",
-      "term": "analysis"
-    }
+      name: 'analysis',
+      description: 'diary analyses: enqueue ranges, show results, statistics',
+      term: 'analysis',
+    },
   ],
-  "slip.ts": [
+  'slip.ts': [
     {
-      "name": "slip",
-      "description": "slips: pauses of the AI reading for users at a hard moment",
-      "term": "slip"
-    }
+      name: 'slip',
+      description: 'slips: pauses of the AI reading for users at a hard moment',
+      term: 'slip',
+    },
   ],
-  "moderation.ts": [
+  'moderation.ts': [
     {
-      "name": "moderation",
-      "description": "the moderation queue: flagged diary entries (never their text)",
-      "term": "moderation"
-    }
+      name: 'moderation',
+      description: 'the moderation queue: flagged diary entries (never their text)',
+      term: 'moderation',
+    },
   ],
-  "user.ts": [
+  'user.ts': [
     {
-      "name": "user",
-      "description": "service accounts: the support view and account states",
-      "term": "user"
-    }
+      name: 'user',
+      description: 'service accounts: the support view and account states',
+      term: 'user',
+    },
   ],
-  "billing.ts": [
+  'billing.ts': [
     {
-      "name": "plan",
-      "description": "subscription plans: the catalogue on sale (prices in KRW, VAT included)",
-      "term": "plan"
+      name: 'plan',
+      description: 'subscription plans: the catalogue on sale (prices in KRW, VAT included)',
+      term: 'plan',
     },
     {
-      "name": "subscription",
-      "description": "one subscriber: status, payments, cancel, resume, change plan",
-      "term": "subscription"
+      name: 'subscription',
+      description: 'one subscriber: status, payments, cancel, resume, change plan',
+      term: 'subscription',
     },
     {
-      "name": "billing",
-      "description": "renewals through Toss Payments: due, run, reconcile, refund, stats",
-      "term": "billing"
-    }
+      name: 'billing',
+      description: 'renewals through Toss Payments: due, run, reconcile, refund, stats',
+      term: 'billing',
+    },
   ],
-  "report.ts": [
+  'report.ts': [
     {
-      "name": "report",
-      "description": "user reports: periods (Asia/Seoul), backfills, scheduled builds, show and stats",
-      "term": "report"
-    }
+      name: 'report',
+      description: 'user reports: periods (Asia/Seoul), backfills, scheduled builds, show and stats',
+      term: 'report',
+    },
   ],
-  "points.ts": [
+  'points.ts': [
     {
-      "name": "points",
-      "description": "the points ledger: grants, deductions, balances, the chain audit and expiry",
-      "term": "points"
-    }
+      name: 'points',
+      description: 'the points ledger: grants, deductions, balances, the chain audit and expiry',
+      term: 'points',
+    },
   ],
-  "event.ts": [
+  'event.ts': [
     {
-      "name": "event",
-      "description": "operated events (attendance, missions): windows, streak rewards, the event report",
-      "term": "event"
-    }
+      name: 'event',
+      description: 'operated events (attendance, missions): windows, streak rewards, the event report',
+      term: 'event',
+    },
   ],
-  "support.ts": [
+  'support.ts': [
     {
-      "name": "support",
-      "description": "the support desk: tickets, replies, assignment, SLA",
-      "term": "support"
-    }
+      name: 'support',
+      description: 'the support desk: tickets, replies, assignment, SLA',
+      term: 'support',
+    },
   ],
-  "faq.ts": [
+  'faq.ts': [
     {
-      "name": "faq",
-      "description": "the app's support FAQ: entries by category, in order",
-      "term": "faq"
-    }
+      name: 'faq',
+      description: "the app's support FAQ: entries by category, in order",
+      term: 'faq',
+    },
   ],
-  "announce.ts": [
+  'announce.ts': [
     {
-      "name": "announce",
-      "description": "announcements: drafts, publishing with a segment fan-out, expiry, soft delete",
-      "term": "announce"
-    }
+      name: 'announce',
+      description: 'announcements: drafts, publishing with a segment fan-out, expiry, soft delete',
+      term: 'announce',
+    },
   ],
-  "notify.ts": [
+  'notify.ts': [
     {
-      "name": "notify",
-      "description": "messages to users (through the one notifications module) and read rates",
-      "term": "notify"
-    }
+      name: 'notify',
+      description: 'messages to users (through the one notifications module) and read rates',
+      term: 'notify',
+    },
   ],
-  "logs.ts": [
+  'logs.ts': [
     {
-      "name": "logs",
-      "description": "log tables: retention of API, login and error logs",
-      "term": "logs"
-    }
+      name: 'logs',
+      description: 'log tables: retention of API, login and error logs',
+      term: 'logs',
+    },
   ],
-  "security.ts": [
+  'security.ts': [
     {
-      "name": "security",
-      "description": "security views over admin.login_logs",
-      "term": "security"
-    }
+      name: 'security',
+      description: 'security views over admin.login_logs',
+      term: 'security',
+    },
   ],
-  "errors.ts": [
+  'errors.ts': [
     {
-      "name": "errors",
-      "description": "the error log of every service",
-      "term": "errors"
-    }
+      name: 'errors',
+      description: 'the error log of every service',
+      term: 'errors',
+    },
   ],
-  "api.ts": [
+  'api.ts': [
     {
-      "name": "api",
-      "description": "the app API's request log (admin.api_logs)",
-      "term": "api"
-    }
+      name: 'api',
+      description: "the app API's request log (admin.api_logs)",
+      term: 'api',
+    },
   ],
-  "policy.ts": [
+  'policy.ts': [
     {
-      "name": "policy",
-      "description": "AI policies (ethics, slip, tone, mode, analysis): versions, the active pointer, resolution",
-      "term": "policy"
-    }
+      name: 'policy',
+      description:
+        'AI policies (ethics, slip, tone, mode, analysis): versions, the active pointer, resolution',
+      term: 'policy',
+    },
   ],
-  "override.ts": [
+  'override.ts': [
     {
-      "name": "override",
-      "description": "per-target overrides of single policy keys, with expiry",
-      "term": "override"
-    }
+      name: 'override',
+      description: 'per-target overrides of single policy keys, with expiry',
+      term: 'override',
+    },
   ],
-  "prompt.ts": [
+  'prompt.ts': [
     {
-      "name": "prompt",
-      "description": "versioned, immutable prompt templates",
-      "term": "prompt"
-    }
+      name: 'prompt',
+      description: 'versioned, immutable prompt templates',
+      term: 'prompt',
+    },
   ],
-  "admin.ts": [
+  'admin.ts': [
     {
-      "name": "admin",
-      "description": "operator accounts and roles (operator < manager < admin)",
-      "term": "admin"
-    }
+      name: 'admin',
+      description: 'operator accounts and roles (operator < manager < admin)',
+      term: 'admin',
+    },
   ],
-  "audit.ts": [
+  'audit.ts': [
     {
-      "name": "audit",
-      "description": "the audit trail: who changed what, when and why",
-      "term": "audit"
-    }
+      name: 'audit',
+      description: 'the audit trail: who changed what, when and why',
+      term: 'audit',
+    },
   ],
-  "keys.ts": [
+  'keys.ts': [
     {
-      "name": "keys",
-      "description": "encryption keys of diary text: generate, status, rotate (re-encrypt old entries)",
-      "term": "keys"
-    }
-  ]
+      name: 'keys',
+      description: 'encryption keys of diary text: generate, status, rotate (re-encrypt old entries)',
+      term: 'keys',
+    },
+  ],
 };
