@@ -83,6 +83,12 @@ export const billingMessages = {
           : `${plan}으로 바로 변경되었어요. ${CANCEL_HOW}`,
     };
   },
+  upgradeNotCharged(plan: string): UserMessage {
+    return {
+      title: '요금제 변경이 완료되지 않았어요',
+      body: `${plan}으로의 변경 차액이 결제되지 않아 요금제는 그대로예요. 청구된 금액은 없어요. ${CANCEL_HOW}`,
+    };
+  },
   downgradeScheduled(plan: string, at: Date): UserMessage {
     return {
       title: '요금제 변경이 예약되었어요',

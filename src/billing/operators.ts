@@ -440,7 +440,7 @@ export async function changePlan(
       : new Date(sub.next_billing_at.getTime() - 30 * 86_400_000);
   const amount =
     prorate(sub.price_override ?? from.price, to.price, periodStart, sub.next_billing_at, now) * sub.quantity;
-  const orderId = prorationOrderId(sub.id, sub.billing_cycle, to.code);
+  let orderId = prorationOrderId(sub.id, sub.billing_cycle, to.code);
 
   const apply = async (trx: Kysely<Database>, paymentId: string | null) => {
     await trx
@@ -498,12 +498,23 @@ export async function changePlan(
         await apply(trx, null);
         return null;
       }
-      const existing = await trx
+      // The attempts of this change (same cycle and plan): a replayed command carries on with an
+      // open or approved one; after a failed one (declined, or settled as never charged by the
+      // reconciler) a new attempt gets its own order id.
+      const attempts = await trx
         .selectFrom('payments')
-        .select(['id', 'status'])
-        .where('order_id', '=', orderId)
-        .executeTakeFirst();
-      if (existing) return existing.id;
+        .select(['id', 'status', 'order_id'])
+        .where('subscription_id', '=', sub.id)
+        .where('kind', '=', 'proration')
+        .where((eb) => eb.or([eb('order_id', '=', orderId), eb('order_id', 'like', `${orderId}-%`)]))
+        .orderBy('requested_at', 'desc')
+        .execute();
+      const latest = attempts[0];
+      if (latest && latest.status !== 'failed') {
+        orderId = latest.order_id;
+        return latest.id;
+      }
+      if (latest) orderId = prorationOrderId(sub.id, sub.billing_cycle, to.code, attempts.length + 1);
       const row = await trx
         .insertInto('payments')
         .values({
@@ -551,8 +562,11 @@ export async function changePlan(
     );
   }
   if (result.ok && result.value.status === 'DONE') {
-    await settleApproved(db, paymentId, result.value, now, 'charge');
-    await db.transaction().execute((trx) => apply(trx, paymentId));
+    // Settled by whoever gets there first: when the reconciler did (this command's answer was slow),
+    // it also changed the plan, and there is nothing left to apply.
+    if (await settleApproved(db, paymentId, result.value, now, 'charge')) {
+      await db.transaction().execute((trx) => apply(trx, paymentId));
+    }
     return { ...base, kind: 'upgrade', charged: amount, orderId, outcome: 'applied' };
   }
   if (!result.ok && result.class !== 'unknown' && result.class !== 'temporary') {

@@ -23,7 +23,6 @@
  * instant, period n starts at anchor + n intervals (Seoul calendar, month-end clamped); *grace* —
  * from the due date to its last dunning day, the user keeps every feature.
  */
-import { createHash } from 'node:crypto';
 import type { Insertable } from 'kysely';
 import { type Kysely, sql } from 'kysely';
 import type { BillingConfig } from '../config/index.ts';
@@ -37,6 +36,7 @@ import { addMonths, seoulDate } from '../time/calendar.ts';
 import { openBillingKey } from './keys.ts';
 import { billingMessages } from './messages.ts';
 import { NOT_FOUND_PAYMENT, type TossClient, type TossFailure, type TossPayment } from './toss.ts';
+import { planTag } from './upgrades.ts';
 
 const DAY_MS = 86_400_000;
 /** Back-off before re-driving a payment whose outcome is unknown (it is looked up first). */
@@ -91,10 +91,13 @@ export function renewalOrderId(subscriptionId: string, periodStart: Date, attemp
   return `r-${subscriptionId.replaceAll('-', '')}-${seoulDate(periodStart).replaceAll('-', '')}-${attempt}`;
 }
 
-/** The deterministic order id of a prorated upgrade (subscription, cycle, target plan). */
-export function prorationOrderId(subscriptionId: string, cycle: number, plan: string): string {
-  const tag = createHash('sha256').update(plan).digest('hex').slice(0, 8);
-  return `u-${subscriptionId.replaceAll('-', '')}-${cycle}-${tag}`;
+/**
+ * The deterministic order id of a prorated upgrade: (subscription, cycle, target plan), and the
+ * attempt after a failed one (`-2`, …). `parseProrationOrderId` (upgrades.ts) reads it back.
+ */
+export function prorationOrderId(subscriptionId: string, cycle: number, plan: string, attempt = 1): string {
+  const base = `u-${subscriptionId.replaceAll('-', '')}-${cycle}-${planTag(plan)}`;
+  return attempt > 1 ? `${base}-${attempt}` : base;
 }
 
 /** The start of period n for an anchor. */

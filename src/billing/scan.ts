@@ -8,7 +8,8 @@ import type { Database } from '../db/types.ts';
 import { notify } from '../notifications/index.ts';
 import { billingMessages } from './messages.ts';
 import { type BillingDeps, consentedCap, listAmount, noticeKey, settleApproved } from './renewal.ts';
-import { NOT_FOUND_PAYMENT } from './toss.ts';
+import { NOT_FOUND_PAYMENT, type TossPayment, type TossResult } from './toss.ts';
+import { failUpgrade, settleUpgradeApproved } from './upgrades.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -165,7 +166,7 @@ export async function reconcilePending(
   const age = options.olderThanSeconds ?? deps.config.reconcileAfterSeconds;
   const pending = await deps.db
     .selectFrom('payments')
-    .select(['id', 'order_id', 'subscription_id', 'kind'])
+    .select(['id', 'order_id', 'subscription_id', 'kind', 'amount', 'requested_at'])
     .where('status', '=', 'pending')
     .where('requested_at', '<=', new Date(now.getTime() - age * 1000))
     .orderBy('requested_at')
@@ -176,6 +177,10 @@ export async function reconcilePending(
     if (deps.signal?.aborted) break;
     result.checked += 1;
     const found = await deps.toss.findByOrderId(p.order_id, deps.signal);
+    if (p.kind === 'proration') {
+      result[await reconcileUpgrade(deps, p, found, now)] += 1;
+      continue;
+    }
     if (found.ok && ['DONE', 'PARTIAL_CANCELED', 'CANCELED'].includes(found.value.status)) {
       if (await settleApproved(deps.db, p.id, found.value, now, 'lookup')) result.approved += 1;
       continue;
@@ -251,4 +256,74 @@ export async function reconcilePending(
     result.stillUnknown += 1;
   }
   return result;
+}
+
+/**
+ * An upgrade that `change-plan` posts within seconds of committing its pending payment (the Toss
+ * client times out in seconds): an order Toss has still not seen this long after was never posted.
+ */
+export const UPGRADE_ABANDONED_MS = 60 * 60_000;
+
+/**
+ * The reconciler's part for a prorated upgrade (see upgrades.ts): charged → approved and the plan
+ * changed; closed by Toss, or never seen after UPGRADE_ABANDONED_MS → failed, the plan unchanged.
+ */
+async function reconcileUpgrade(
+  deps: BillingDeps,
+  p: { id: string; order_id: string; subscription_id: string | null; amount: number; requested_at: Date },
+  found: TossResult<TossPayment>,
+  now: Date,
+): Promise<'approved' | 'failed' | 'notFound' | 'stillUnknown'> {
+  if (found.ok && ['DONE', 'PARTIAL_CANCELED', 'CANCELED'].includes(found.value.status)) {
+    await settleUpgradeApproved(deps.db, p, found.value, now, 'lookup');
+    return 'approved';
+  }
+  if (found.ok && (found.value.status === 'ABORTED' || found.value.status === 'EXPIRED')) {
+    await failUpgrade(
+      deps.db,
+      p,
+      {
+        code: found.value.failure?.code ?? found.value.status,
+        message: found.value.failure?.message ?? null,
+        httpStatus: found.httpStatus,
+      },
+      now,
+    );
+    return 'failed';
+  }
+  if (!found.ok && found.code === NOT_FOUND_PAYMENT) {
+    if (now.getTime() - p.requested_at.getTime() >= UPGRADE_ABANDONED_MS) {
+      await failUpgrade(
+        deps.db,
+        p,
+        { code: NOT_FOUND_PAYMENT, message: null, httpStatus: found.httpStatus },
+        now,
+      );
+    } else {
+      await deps.db
+        .insertInto('payment_attempts')
+        .values({
+          payment_id: p.id,
+          operation: 'lookup',
+          outcome: 'not_found',
+          code: NOT_FOUND_PAYMENT,
+          http_status: found.httpStatus,
+          at: now,
+        })
+        .execute();
+    }
+    return 'notFound';
+  }
+  await deps.db
+    .insertInto('payment_attempts')
+    .values({
+      payment_id: p.id,
+      operation: 'lookup',
+      outcome: 'unknown',
+      code: found.ok ? found.value.status : found.code,
+      http_status: found.httpStatus,
+      at: now,
+    })
+    .execute();
+  return 'stillUnknown';
 }

@@ -13,6 +13,7 @@ import {
   updatePlan,
 } from '../../src/billing/operators.ts';
 import { renewSubscription } from '../../src/billing/renewal.ts';
+import { reconcilePending } from '../../src/billing/scan.ts';
 import { PermissionDeniedError, UsageError } from '../../src/errors.ts';
 import { operation, seedTeam, type Team } from '../admins/support.ts';
 import { runSumda } from '../support/cli.ts';
@@ -146,6 +147,87 @@ describe('subscriptions', () => {
     c.set(kst('2026-08-01T09:00:00'));
     expect(await renewSubscription(d, subscriptionId)).toMatchObject({ outcome: 'approved', amount: 9900 });
     expect((await subscription(database.db, subscriptionId)).plan).toBe('basic');
+  });
+});
+
+describe('an upgrade whose answer was lost', () => {
+  it('charged: the reconciler approves it and changes the plan; a re-run has nothing left to do', async () => {
+    const { subscriptionId, userId } = await createSubscriber(database.db, {
+      due: kst('2026-07-01T00:00:00'),
+      anchor: kst('2026-05-01T00:00:00'),
+      cycle: 2,
+    });
+    const c = clock(kst('2026-06-21T00:00:00'));
+    const d = deps(database.db, toss.url, c.now);
+    toss.double.addFault({ kind: 'drop' });
+    const lost = await changePlan(d, operation(team.admin), userId, 'premium', {
+      reason: 'upgrade',
+      consentedAt: kst('2026-06-20T12:00:00'),
+    });
+    expect(lost).toMatchObject({ kind: 'upgrade', outcome: 'unknown', charged: 0 });
+    expect((await subscription(database.db, subscriptionId)).plan).toBe('basic');
+
+    c.advanceMs(6 * 60_000);
+    expect(await reconcilePending(d)).toMatchObject({ approved: 1 });
+    expect((await subscription(database.db, subscriptionId)).plan).toBe('premium');
+    const payment = (await paymentsOf(database.db, subscriptionId)).find((p) => p.kind === 'proration')!;
+    expect(payment).toMatchObject({ status: 'approved', order_id: lost.orderId, amount: 1666 });
+    const changed = await database.db
+      .selectFrom('subscription_history')
+      .select(['event', 'payment_id'])
+      .where('subscription_id', '=', subscriptionId)
+      .where('event', '=', 'plan_changed')
+      .execute();
+    expect(changed).toEqual([{ event: 'plan_changed', payment_id: payment.id }]);
+    const again = await changePlan(d, operation(team.admin), userId, 'premium', {
+      reason: 'upgrade',
+      consentedAt: kst('2026-06-20T12:00:00'),
+    });
+    expect(again.kind).toBe('same');
+    expect(toss.double.ledger.filter((l) => l.orderId === lost.orderId)).toHaveLength(1);
+  });
+
+  it('never charged: failed after the abandon age, the plan unchanged, the user told; a re-run is a new attempt', async () => {
+    const { subscriptionId, userId } = await createSubscriber(database.db, {
+      due: kst('2026-07-01T00:00:00'),
+      anchor: kst('2026-05-01T00:00:00'),
+      cycle: 2,
+    });
+    const c = clock(kst('2026-06-21T00:00:00'));
+    const d = deps(database.db, toss.url, c.now);
+    toss.double.addFault({ kind: 'bare5xx' });
+    const lost = await changePlan(d, operation(team.admin), userId, 'premium', {
+      reason: 'upgrade',
+      consentedAt: kst('2026-06-20T12:00:00'),
+    });
+    expect(lost).toMatchObject({ outcome: 'unknown' });
+
+    // Unknown to Toss a few minutes on: it may still be on its way, so it stays open.
+    c.advanceMs(6 * 60_000);
+    expect(await reconcilePending(d)).toMatchObject({ notFound: 1, approved: 0 });
+    expect((await paymentsOf(database.db, subscriptionId)).map((p) => p.status)).toEqual(['pending']);
+    // An hour on it was never posted: the change fails, nothing was charged.
+    c.advanceMs(60 * 60_000);
+    expect(await reconcilePending(d)).toMatchObject({ notFound: 1 });
+    const [failed] = await paymentsOf(database.db, subscriptionId);
+    expect(failed).toMatchObject({ status: 'failed', failure_code: 'NOT_FOUND_PAYMENT' });
+    expect((await subscription(database.db, subscriptionId)).plan).toBe('basic');
+    const told = await database.db
+      .selectFrom('notifications')
+      .select('title')
+      .where('user_id', '=', userId)
+      .where('dedupe_key', '=', `billing:upgrade-failed:${lost.orderId}`)
+      .execute();
+    expect(told).toHaveLength(1);
+    expect(toss.double.ledger.filter((l) => l.orderId.startsWith(lost.orderId!))).toHaveLength(0);
+
+    const retried = await changePlan(d, operation(team.admin), userId, 'premium', {
+      reason: 'upgrade',
+      consentedAt: kst('2026-06-20T12:00:00'),
+    });
+    expect(retried).toMatchObject({ outcome: 'applied', orderId: `${lost.orderId}-2` });
+    expect((await subscription(database.db, subscriptionId)).plan).toBe('premium');
+    expect(toss.double.ledger.filter((l) => l.orderId.startsWith(lost.orderId!))).toHaveLength(1);
   });
 });
 
