@@ -24,6 +24,9 @@ export const PERMISSIONS = {
   'seed.run': 'admin',
   'db.down': 'admin',
   'admin.grant_login': 'admin',
+  /** For another operator; anyone issues and revokes their own tokens. */
+  'admin.token_issue': 'admin',
+  'admin.token_revoke': 'admin',
   'override.set': 'manager',
   'override.expire': 'manager',
   'slip.release': 'manager',

@@ -170,6 +170,8 @@ function buildContext(parts: {
   let boss: Promise<PgBoss> | undefined;
   /** How the actor was established, once ctx.actor() has run. */
   let identity: Operation['identity'];
+  /** SUMDA_TOKEN or the prompt's answer: every connection of the pool carries it once known. */
+  let operatorToken = config.operatorToken;
   const rawUrl = async () => {
     target ??= (async () => {
       const { openTarget } = await import('../db/server.ts');
@@ -183,7 +185,7 @@ function buildContext(parts: {
     pool ??= (async () => {
       const url = await rawUrl();
       const { createDb } = await import('../db/connect.ts');
-      const instance = createDb(url, { applicationName: 'sumda-cli' });
+      const instance = createDb(url, { applicationName: 'sumda-cli', operatorToken: () => operatorToken });
       // Runs before the target's release (cleanups run in reverse), so the server stops last.
       cleanups.push(() => instance.destroy());
       return instance;
@@ -243,7 +245,7 @@ function buildContext(parts: {
         const { resolveActor, actorForLogin } = await import('../admins/actor.ts');
         const { sessionIdentity } = await import('../db/roles.ts');
         const { writeAudit } = await import('../audit/index.ts');
-        const refuse = async (targetId: string, reason: string) => {
+        const refuse = async (targetId: string, reason: string, hint?: string) => {
           // Refused attempts are recorded too.
           await writeAudit(
             db,
@@ -255,11 +257,12 @@ function buildContext(parts: {
             },
             { action: 'operator.act', targetType: 'admin', targetId, outcome: 'denied', reason },
           );
-          return new PermissionDeniedError(reason);
+          return new PermissionDeniedError(reason, hint ? { hint } : {});
         };
         const session = await sessionIdentity(db);
+        const privileged = session.superuser || session.owner;
         // 1. A login mapped to an operator: the database says who acts; --as may only agree.
-        const mapped = session.superuser || session.owner ? null : await actorForLogin(db, session.user);
+        const mapped = privileged ? null : await actorForLogin(db, session.user);
         if (mapped) {
           if (config.actor && config.actor !== mapped.email.toLowerCase()) {
             throw await refuse(
@@ -272,12 +275,45 @@ function buildContext(parts: {
           identity = 'login';
           return { id: mapped.id, email: mapped.email, role: mapped.role };
         }
+        // 2. A token (SUMDA_TOKEN, or asked for at a terminal over a shared login): the database
+        //    checks it, now and on every audit row this command writes.
+        const token =
+          operatorToken ?? (privileged ? undefined : await promptToken(session.user, parts.out.json));
+        if (token) {
+          const { actorForToken } = await import('../admins/tokens.ts');
+          operatorToken = token;
+          const proven = await actorForToken(db, token);
+          if (!proven) {
+            throw await refuse(
+              config.actor ?? session.user,
+              'the operator token is not valid: unknown, expired, revoked, or its account is disabled',
+              'ask an admin for a new one (`sumda admin token issue <your e-mail>`)',
+            );
+          }
+          if (config.actor && config.actor !== proven.email.toLowerCase()) {
+            throw await refuse(
+              config.actor,
+              `the operator token is ${proven.email}'s; --as/SUMDA_ACTOR ${config.actor} contradicts it`,
+            );
+          }
+          identity = 'token';
+          return proven;
+        }
+        // 3. A shared login (unmapped, not the owner) and no token: nothing proves the e-mail, and the
+        //    database would refuse an audit row that names it.
+        if (!privileged) {
+          throw await refuse(
+            config.actor ?? session.user,
+            `database login ${session.user} is shared (mapped to no operator): prove who you are with an operator token`,
+            'set SUMDA_TOKEN to a token from `sumda admin token issue`, or connect as your own login (`sumda admin grant-login`)',
+          );
+        }
         if (!config.actor) {
           throw new UsageError('this command changes data and needs an operator identity', {
             hint: 'pass --as <admin e-mail> or set SUMDA_ACTOR (or connect as a login mapped with `sumda admin grant-login`)',
           });
         }
-        // 2. The owner, a superuser or an unmapped login: nothing proves the e-mail; say so, and record it.
+        // 4. The owner or a superuser: nothing proves the e-mail; say so, and record it.
         identity = 'declared';
         // On stderr, once; not in --json mode (machines read actor_identity in the audit row).
         if (!parts.out.json)
@@ -302,6 +338,22 @@ function buildContext(parts: {
     }),
   };
   return ctx;
+}
+
+/** Asks for the operator token at a terminal; undefined when there is none to ask at (or with --json). */
+async function promptToken(login: string, json: boolean): Promise<string | undefined> {
+  if (json || !process.stdin.isTTY || !process.stdout.isTTY) return undefined;
+  const prompts = await import('@inquirer/prompts');
+  try {
+    const answer = await prompts.password({
+      message: `Database login ${login} is shared. Your operator token:`,
+      mask: '*',
+    });
+    return answer.trim() || undefined;
+  } catch (error) {
+    if ((error as Error).name === 'ExitPromptError') throw new UsageError('cancelled; nothing was changed');
+    throw error;
+  }
 }
 
 /**

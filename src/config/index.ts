@@ -31,6 +31,8 @@ export interface Config {
   readonly auditKeys: readonly EncryptionKey[] | undefined;
   /** The operator's admin e-mail (SUMDA_ACTOR or --as). */
   readonly actor: string | undefined;
+  /** SUMDA_TOKEN: proves the operator over a shared database login (src/admins/tokens.ts). Never echoed. */
+  readonly operatorToken: string | undefined;
   /** LOG_LEVEL / --log-level; undefined means each command's default (warn; the worker: info). */
   readonly logLevel: LogLevel | undefined;
   readonly logFormat: 'json' | 'pretty';
@@ -140,6 +142,11 @@ const envSchema = z.object({
     .optional(),
   SUMDA_DATA_DIR: z.string().min(1).optional(),
   SUMDA_ACTOR: z.email('SUMDA_ACTOR must be an admin e-mail address').optional(),
+  // The message never repeats the value: it is a secret.
+  SUMDA_TOKEN: z
+    .string()
+    .regex(/^sumda_tok_[A-Za-z0-9_-]{43}$/, 'SUMDA_TOKEN must be a token from `sumda admin token issue`')
+    .optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
   LOG_FORMAT: z.enum(['json', 'pretty'], { error: 'LOG_FORMAT must be json or pretty' }).optional(),
   SUMDA_ANALYZER: z.enum(['openai', 'local'], { error: 'SUMDA_ANALYZER must be openai or local' }).optional(),
@@ -226,6 +233,7 @@ export function loadConfig(
     DATABASE_URL: pick('DATABASE_URL', flags.databaseUrl),
     SUMDA_DATA_DIR: pick('SUMDA_DATA_DIR', flags.dataDir),
     SUMDA_ACTOR: pick('SUMDA_ACTOR', flags.actor),
+    SUMDA_TOKEN: pick('SUMDA_TOKEN'),
     LOG_LEVEL: pick('LOG_LEVEL', flags.logLevel),
     LOG_FORMAT: pick('LOG_FORMAT'),
     SUMDA_ANALYZER: pick('SUMDA_ANALYZER'),
@@ -269,6 +277,7 @@ export function loadConfig(
     encryptionKeys: keys,
     auditKeys,
     actor: data.SUMDA_ACTOR?.toLowerCase(),
+    operatorToken: data.SUMDA_TOKEN,
     logLevel: data.LOG_LEVEL,
     logFormat: data.LOG_FORMAT ?? 'json',
     analyzer: data.SUMDA_ANALYZER ?? (data.OPENAI_API_KEY ? 'openai' : 'local'),
@@ -326,6 +335,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
       ? config.auditKeys.map((k) => `${k.id}:*****`).join(',')
       : '(unset: the audit chain is not keyed)',
     SUMDA_ACTOR: config.actor ?? '(unset)',
+    SUMDA_TOKEN: config.operatorToken ? 'sumda_tok_*****' : '(unset)',
     LOG_LEVEL: config.logLevel ?? '(default: warn; the worker: info)',
     LOG_FORMAT: config.logFormat,
     SUMDA_ANALYZER: config.analyzer,

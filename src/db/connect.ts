@@ -38,6 +38,12 @@ export interface PoolOptions {
   applicationName?: string;
   /** Milliseconds; applied to every statement of this pool. */
   statementTimeoutMs?: number;
+  /**
+   * The operator token proving who uses a shared login (src/admins/tokens.ts), read when a
+   * connection is handed out: it may become known after the pool opened (a prompt). Each connection
+   * gets it once, as the session setting the database checks, before its first query of the caller.
+   */
+  operatorToken?: () => string | undefined;
 }
 
 export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
@@ -51,6 +57,20 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
   });
   // An idle client that loses its server (restart, failover) must not crash the process.
   pool.on('error', () => {});
+  const tokenOf = options.operatorToken;
+  if (tokenOf) {
+    const applied = new WeakMap<pg.PoolClient, string>();
+    pool.on('acquire', (client) => {
+      const token = tokenOf();
+      if (!token || applied.get(client) === token) return;
+      applied.set(client, token);
+      // Queued on the client before the caller's first query (a client runs its queries in order).
+      // A failure here surfaces as the caller's query being refused as unproven, never silently.
+      client
+        .query("select set_config('sumda.operator_token', $1, false)", [token])
+        .catch(() => applied.delete(client));
+    });
+  }
   return pool;
 }
 

@@ -376,6 +376,19 @@ export interface LoginLogsTable {
   country: string | null;
 }
 
+export interface OperatorTokensTable {
+  id: Generated<string>;
+  admin_id: string;
+  token_hash: Buffer;
+  label: string | null;
+  created_by: string | null;
+  created_at: Generated<Timestamp>;
+  expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+  revoked_by: string | null;
+  last_used_at: Timestamp | null;
+}
+
 export interface PromptRegistryTable {
   id: Generated<string>;
   name: string;
@@ -466,6 +479,7 @@ export interface Database {
   'admin.event_rewards': EventRewardsTable;
   'admin.events': EventsTable;
   'admin.login_logs': LoginLogsTable;
+  'admin.operator_tokens': OperatorTokensTable;
   'admin.prompt_registry': PromptRegistryTable;
   'admin.slip_conditions': SlipConditionsTable;
   'admin.support_inquiries': SupportInquiriesTable;
@@ -555,6 +569,9 @@ export type EventsUpdate = Updateable<EventsTable>;
 export type LoginLogsRow = Selectable<LoginLogsTable>;
 export type NewLoginLogs = Insertable<LoginLogsTable>;
 export type LoginLogsUpdate = Updateable<LoginLogsTable>;
+export type OperatorTokensRow = Selectable<OperatorTokensTable>;
+export type NewOperatorTokens = Insertable<OperatorTokensTable>;
+export type OperatorTokensUpdate = Updateable<OperatorTokensTable>;
 export type PromptRegistryRow = Selectable<PromptRegistryTable>;
 export type NewPromptRegistry = Insertable<PromptRegistryTable>;
 export type PromptRegistryUpdate = Updateable<PromptRegistryTable>;

@@ -39,9 +39,13 @@ const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s'"<>]+/gi;
 /** `password=…` in a key-value connection string (`host=h password=secret`). */
 const KV_SECRET = /(?<![?&])\b(password|sslpassword|sslkey)\s*=\s*('[^']*'|\S+)/gi;
 
-/** Free text (a command line, an error message) with every URL's credentials and key-value secrets redacted. */
+/** An operator token (src/admins/tokens.ts) pasted into a command line. */
+const OPERATOR_TOKEN = /\bsumda_tok_[A-Za-z0-9_-]+/g;
+
+/** Free text (a command line, an error message) with every URL's credentials, key-value secrets and operator tokens redacted. */
 export function redactText(text: string): string {
   return text
     .replace(URL_IN_TEXT, (url) => redactUrl(url))
+    .replace(OPERATOR_TOKEN, `sumda_tok_${REDACTED}`)
     .replace(KV_SECRET, (_m, name: string) => `${name}=${REDACTED}`);
 }

@@ -335,7 +335,7 @@ describe('catalog', () => {
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
        where n.nspname in ('public', 'admin') and c.relkind = 'r' and c.relname <> 'sumda_migrations'`,
     );
-    expect(r.rows).toHaveLength(32);
+    expect(r.rows).toHaveLength(33);
     expect(r.rows.filter((row) => !row.comment || row.comment.includes('\n'))).toEqual([]);
   });
 
@@ -359,6 +359,8 @@ describe('catalog', () => {
       'admin.ai_policy_active.ai_policy_active_previous_version_fkey',
       'admin.ai_policy_active.ai_policy_active_version_fkey',
       'admin.ai_policy_versions.ai_policy_versions_created_by_fkey',
+      'admin.operator_tokens.operator_tokens_created_by_fkey',
+      'admin.operator_tokens.operator_tokens_revoked_by_fkey',
       'admin.prompt_registry.prompt_registry_created_by_fkey',
       'admin.slip_conditions.slip_conditions_override_by_fkey',
       'admin.slip_conditions.slip_conditions_released_by_fkey',

@@ -6,7 +6,7 @@
  * without a case here. Each case runs in its own transaction, rolled back afterwards, on top of a
  * committed set of fixture rows.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
@@ -88,6 +88,47 @@ const SPECS: Record<string, TableSpec> = {
             role: 'operator',
             db_login: 'ops_kim',
           });
+        },
+      },
+    ],
+  },
+  'admin.operator_tokens': {
+    // Only the SHA-256 of a token is stored (0020); a token lives at most 366 days.
+    valid: {
+      admin_id: F.adminA,
+      token_hash: randomBytes(32),
+      label: 'laptop',
+      created_by: F.adminB,
+      expires_at: new Date(Date.now() + 30 * 86_400_000),
+    },
+    cases: [
+      { constraint: 'operator_tokens_admin_id_fkey', code: FK, patch: { admin_id: missing() } },
+      { constraint: 'operator_tokens_created_by_fkey', code: FK, patch: { created_by: missing() } },
+      {
+        constraint: 'operator_tokens_revoked_by_fkey',
+        code: FK,
+        patch: { revoked_by: missing(), revoked_at: new Date() },
+      },
+      {
+        constraint: 'operator_tokens_token_hash_check',
+        code: CHECK,
+        patch: { token_hash: Buffer.alloc(20, 1) },
+      },
+      { constraint: 'operator_tokens_label_check', code: CHECK, patch: { label: '' } },
+      {
+        constraint: 'operator_tokens_lifetime_check',
+        code: CHECK,
+        patch: { expires_at: new Date(Date.now() + 400 * 86_400_000) },
+      },
+      { constraint: 'operator_tokens_revoked_check', code: CHECK, patch: { revoked_by: F.adminA } },
+      {
+        constraint: 'operator_tokens_token_hash_key',
+        code: UNIQUE,
+        run: async (client) => {
+          const hash = randomBytes(32);
+          const row = { admin_id: F.adminA, token_hash: hash, expires_at: new Date(Date.now() + 86_400_000) };
+          await insert(client, 'admin.operator_tokens', row);
+          await insert(client, 'admin.operator_tokens', row);
         },
       },
     ],
@@ -968,6 +1009,6 @@ it('every CHECK, UNIQUE and FOREIGN KEY in the schema has a case above', async (
   }
 });
 
-it('covers all 32 tables', () => {
-  expect(Object.keys(SPECS)).toHaveLength(32);
+it('covers all 33 tables', () => {
+  expect(Object.keys(SPECS)).toHaveLength(33);
 });

@@ -87,6 +87,17 @@ const CREATES: Record<string, { tables: string[]; functions: string[] }> = {
   '0018_service_grants': { tables: [], functions: [] },
   // admins.db_login: the database login an operator connects as.
   '0019_operator_logins': { tables: [], functions: [] },
+  // Operator tokens for shared logins, checked by the database when an audit row names an operator.
+  '0020_operator_tokens': {
+    tables: ['admin.operator_tokens'],
+    functions: [
+      'admin.audit_log_actor_proof',
+      'admin.issue_operator_token',
+      'admin.revoke_operator_token',
+      'admin.session_is_privileged',
+      'admin.session_operator',
+    ],
+  },
 };
 
 const SNAPSHOT_QUERIES: Record<string, string> = {
@@ -170,7 +181,7 @@ it('migrates up, down one step at a time to zero, and up again to the identical 
   const first = await snapshot();
   const allTables = Object.values(CREATES).flatMap((c) => c.tables);
   expect(await tables()).toEqual([`public.${MIGRATIONS_TABLE}`, ...allTables].sort());
-  expect(first.tables!.filter((t) => / r( |$)/.test(t)).length).toBe(32 + 1);
+  expect(first.tables!.filter((t) => / r( |$)/.test(t)).length).toBe(33 + 1);
 
   const names = Object.keys(CREATES).reverse();
   for (const [i, name] of names.entries()) {

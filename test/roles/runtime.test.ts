@@ -4,7 +4,8 @@
  * them and checks slips, an operator reads the results and the queues — with no permission error.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { seedTeam } from '../admins/support.ts';
+import { issueToken } from '../../src/admins/tokens.ts';
+import { operation, seedTeam } from '../admins/support.ts';
 import { createUser, testKeys, writeDiary } from '../support/analysis.ts';
 import { runSumda } from '../support/cli.ts';
 import { useTestDatabase } from '../support/db.ts';
@@ -14,9 +15,21 @@ const database = useTestDatabase();
 const keys = testKeys();
 const logins: Record<string, string> = {};
 const entries: string[] = [];
+/** The group logins are shared (mapped to no operator): operators prove who they are with tokens. */
+const tokens: Record<string, string> = {};
 
 beforeAll(async () => {
-  await seedTeam(database.db);
+  const team = await seedTeam(database.db);
+  for (const actor of [team.manager, team.operator]) {
+    tokens[actor.email] = (
+      await issueToken(database.db, operation(team.admin), {
+        email: actor.email,
+        days: 1,
+        label: null,
+        reason: null,
+      })
+    ).token;
+  }
   const userId = await createUser(database.db);
   for (let i = 0; i < 3; i++) {
     entries.push(
@@ -34,7 +47,7 @@ function as(role: string, args: string[], actor?: string) {
     env: {
       DATABASE_URL: urlAs(database.url, logins[role]!),
       SUMDA_ENCRYPTION_KEYS: keys.env,
-      SUMDA_ACTOR: actor,
+      SUMDA_TOKEN: actor ? tokens[actor] : undefined,
       SUMDA_ANALYZER: 'local',
     },
   });

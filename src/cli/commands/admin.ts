@@ -106,6 +106,93 @@ export function registerAdmin(program: Command): void {
     ],
   );
 
+  const token = admin
+    .command('token')
+    .description('operator tokens: proof of who you are over a database login shared with others');
+
+  examples(
+    token
+      .command('issue <email>')
+      .description(
+        'issue a token for an operator (yourself, or anyone as an admin); shown once, stored hashed',
+      )
+      .option('--expires <duration>', 'lifetime, at most 366d', '90d')
+      .option('--label <text>', 'what it is for, e.g. the laptop it lives on')
+      .option('--reason <text>', 'why, for the audit trail')
+      .option('--json', 'machine-readable result on stdout')
+      .action(
+        act<{ expires: string; label?: string; reason?: string }>(async (ctx, opts, [email]) => {
+          const { parseDuration } = await import('../../time/grammar.ts');
+          const { issueToken } = await import('../../admins/tokens.ts');
+          const days = Math.ceil(parseDuration(opts.expires, '--expires') / 86_400_000);
+          const issued = await issueToken(await ctx.db(), await ctx.operation(), {
+            email: email!,
+            days,
+            label: opts.label ?? null,
+            reason: opts.reason ?? null,
+          });
+          if (ctx.out.json) return ctx.out.data(issued);
+          ctx.out.line(issued.token);
+          ctx.out.note(
+            `token ${issued.id} for ${issued.email}, expires ${issued.expiresAt.toISOString()}: shown once; give it to them as SUMDA_TOKEN`,
+          );
+        }),
+      ),
+    [
+      'sumda admin token issue jun@sumda.kr --expires 30d --label "jun laptop"',
+      'SUMDA_TOKEN=$(sumda admin token issue me@sumda.kr --expires 7d) sumda moderation block <id> --reason spam',
+    ],
+  );
+
+  examples(
+    token
+      .command('list')
+      .description('tokens (never their secrets): live ones unless --all')
+      .option('--email <email>', "only this operator's")
+      .option('--all', 'include expired and revoked tokens')
+      .option('--json', 'machine-readable result on stdout')
+      .action(
+        act<{ email?: string; all?: boolean }>(async (ctx, opts) => {
+          const { listTokens } = await import('../../admins/tokens.ts');
+          const rows = await listTokens(await ctx.db(), { email: opts.email, all: opts.all });
+          if (ctx.out.json) return ctx.out.data(rows);
+          ctx.out.table(
+            ['id', 'operator', 'label', 'state', 'created', 'by', 'expires', 'last used'],
+            rows.map((r) => [
+              r.id,
+              r.email,
+              r.label,
+              r.state,
+              r.created_at,
+              r.created_by,
+              r.expires_at,
+              r.last_used_at,
+            ]),
+          );
+        }),
+      ),
+    ['sumda admin token list', 'sumda admin token list --email jun@sumda.kr --all --json'],
+  );
+
+  examples(
+    token
+      .command('revoke <token-id>')
+      .description("revoke a token (your own, or anyone's as an admin); it stops proving at once")
+      .requiredOption('--reason <text>', 'why, for the audit trail')
+      .action(
+        act<{ reason: string }>(async (ctx, opts, [id]) => {
+          const { revokeToken } = await import('../../admins/tokens.ts');
+          const result = await revokeToken(await ctx.db(), await ctx.operation(), id!, opts.reason);
+          ctx.out.line(
+            result.revoked
+              ? `token ${result.id} of ${result.email} revoked`
+              : `token ${result.id} of ${result.email} was already revoked`,
+          );
+        }),
+      ),
+    ['sumda admin token revoke 3f1c…-…  --reason "laptop lost"'],
+  );
+
   examples(
     admin
       .command('set-role <email> <role>')
