@@ -70,6 +70,7 @@ interface Pending {
   job: AnalysisJob;
   userId: string;
   createdAt: Date;
+  contentEnc: Buffer;
   result?: AnalyzeResult;
   prompt?: PromptRecord;
   stamp?: ReturnType<typeof policyStamp>;
@@ -79,236 +80,31 @@ interface Pending {
   error?: Error;
 }
 
+type Stored = Pending & { result: Extract<AnalyzeResult, { outcome: 'ok' }> };
+type Failed = Pending & { result: Exclude<AnalyzeResult, { outcome: 'ok' }> };
+
+/**
+ * The steps of a batch: load the entries (one round trip), set aside what needs no model call,
+ * analyse the rest concurrently, then store results and record failures in one transaction.
+ * Errors thrown on the way (temporary trouble and surprises alike) send the job back to the queue.
+ */
 export async function analyzeBatch(
   deps: AnalysisDeps,
   jobs: AnalysisJob[],
   signal?: AbortSignal,
 ): Promise<AnalysisJobResult[]> {
-  const { db } = deps;
   // Nothing to do (e.g. every payload of the batch was rejected); `in ()` is not valid SQL.
   if (jobs.length === 0) return [];
   const results = new Map<string, AnalysisJobResult>();
-  const ids = [...new Set(jobs.map((j) => j.diaryId))];
-  // One round trip for the batch: each entry with the analyses it already has and whether its
-  // author's AI reading is paused (an open slip: their entries are not read).
-  const entries = new Map(
-    (
-      await db
-        .selectFrom('diary_entries as d')
-        .select(['d.id', 'd.user_id', 'd.content_enc', 'd.created_at', 'd.moderation_state'])
-        .select((eb) => [
-          sql<[string, string][]>`coalesce((
-            select json_agg(json_build_array(a.prompt_name, a.prompt_version))
-            from analysis_results a where a.diary_id = d.id), '[]')`.as('analyses'),
-          eb
-            .exists(
-              eb
-                .selectFrom('admin.slip_conditions as s')
-                .select('s.id')
-                .whereRef('s.user_id', '=', 'd.user_id')
-                .where('s.status', '=', 'slipped')
-                .where('s.released_at', 'is', null),
-            )
-            .as('paused'),
-        ])
-        .where('d.id', 'in', ids)
-        .execute()
-    ).map((e) => [e.id, e]),
-  );
-  const done = new Set(
-    [...entries.values()].flatMap((e) =>
-      e.analyses.map(([name, version]) => `${e.id}\u0000${name}\u0000${version}`),
-    ),
-  );
-  const paused = new Set([...entries.values()].filter((e) => e.paused).map((e) => e.user_id));
+  const entries = await loadEntries(deps.db, [...new Set(jobs.map((j) => j.diaryId))]);
+  const pending = setAside(jobs, entries, results);
+  await Promise.all(pending.map((p) => analyzeEntry(deps, p, signal)));
 
-  const pending: Pending[] = [];
-  for (const job of jobs) {
-    const entry = entries.get(job.diaryId);
-    if (!entry) results.set(job.jobId, { jobId: job.jobId, status: 'skipped', reason: 'missing' });
-    else if (entry.moderation_state === 'deleted')
-      results.set(job.jobId, { jobId: job.jobId, status: 'skipped', reason: 'deleted' });
-    else if (done.has(`${job.diaryId}\u0000${job.promptName}\u0000${job.promptVersion}`)) {
-      results.set(job.jobId, { jobId: job.jobId, status: 'skipped', reason: 'exists' });
-    } else if (paused.has(entry.user_id))
-      results.set(job.jobId, { jobId: job.jobId, status: 'skipped', reason: 'paused' });
-    else pending.push({ job, userId: entry.user_id, createdAt: entry.created_at });
-  }
-
-  await Promise.all(
-    pending.map(async (p) => {
-      try {
-        const entry = entries.get(p.job.diaryId)!;
-        const resolution = await deps.resolver.resolve({ userId: p.userId });
-        const policies = resolution.configs;
-        p.stamp = policyStamp(resolution);
-        p.prompt = await promptFor(deps, p.job.promptName, p.job.promptVersion);
-        p.model = policies.analysis.model;
-        // Plaintext lives only in this scope: rendered into the prompt, sent, and dropped.
-        const text = open(deps.keyring, entry.content_enc, p.userId);
-        const prompt = renderTemplate(p.prompt.template, {
-          diary_text: text,
-          language: languageOf(text),
-          tone_voice: policies.tone.voice,
-          speech_level: policies.tone.speech_level,
-          emoji: policies.tone.emoji,
-          max_interpretation_chars: policies.tone.max_interpretation_chars,
-          mode: policies.mode.mode,
-          ask_reflection_question: policies.mode.ask_reflection_question,
-          today: seoulDate(p.createdAt),
-          schema_version: ANALYSIS_SCHEMA_VERSION,
-        });
-        await deps.budget.acquire(signal);
-        p.result = await deps.analyzer.analyze({
-          prompt,
-          text,
-          model: policies.analysis.model,
-          temperature: policies.analysis.temperature,
-          maxOutputTokens: policies.analysis.max_output_tokens,
-          repairAttempts: policies.analysis.repair_attempts,
-          userHash: safetyIdentifier(deps.keyring, p.userId),
-          signal,
-        });
-        if (p.result.outcome === 'ok') {
-          const ethics = policies.ethics;
-          const crisis = p.result.output.ethics_tags.some((t) => ethics.crisis_tags.includes(t));
-          p.replaced = crisis && ethics.replace_output_on_crisis;
-          // On crisis entries the user sees the vetted template, never improvised text.
-          p.output = p.replaced
-            ? {
-                ...p.result.output,
-                interpretation: ethics.crisis_template.interpretation,
-                reflection_question: ethics.crisis_template.reflection_question,
-              }
-            : p.result.output;
-        }
-      } catch (error) {
-        p.error = error as Error;
-      }
-    }),
-  );
-
-  const stored = pending.filter((p) => p.result?.outcome === 'ok');
-  const failed = pending.filter((p) => p.result && p.result.outcome !== 'ok');
-  await db.transaction().execute(async (trx) => {
-    if (stored.length > 0) {
-      const rows = await trx
-        .insertInto('analysis_results')
-        .values(
-          stored.map((p) => {
-            const r = p.result as Extract<AnalyzeResult, { outcome: 'ok' }>;
-            const o = p.output!;
-            const cost = costOf(r.call.model, r.call.tokens);
-            return {
-              diary_id: p.job.diaryId,
-              user_id: p.userId,
-              summary: o.summary,
-              emotion_flow: JSON.stringify(o.emotion_flow),
-              reflection_question: o.reflection_question,
-              interpretation: o.interpretation,
-              keywords: o.keywords,
-              prompt_name: p.prompt!.name,
-              prompt_version: p.prompt!.version,
-              metadata: JSON.stringify({
-                schema_version: ANALYSIS_SCHEMA_VERSION,
-                analyzer: r.call.analyzer,
-                analyzer_version: r.call.analyzerVersion,
-                // What really answered: the requested model for the API, the offline analyzer otherwise.
-                model_name: r.call.analyzer === 'openai' ? p.model : r.call.model,
-                model_version: r.call.model,
-                prompt_name: p.prompt!.name,
-                prompt_version: p.prompt!.version,
-                prompt_hash: p.prompt!.contentHash,
-                language: o.language,
-                tier_a: o.tier_a,
-                tier_m: o.tier_m,
-                valence: o.valence,
-                context_tags: o.context_tags,
-                ethics_tags: o.ethics_tags,
-                slip_input: {
-                  tier_a: o.tier_a,
-                  tier_m: o.tier_m,
-                  valence: o.valence,
-                  context_tags: o.context_tags,
-                  ethics_tags: o.ethics_tags,
-                },
-                ...p.stamp,
-                tokens: r.call.tokens,
-                latency_ms: r.call.latencyMs,
-                request_id: r.call.requestId,
-                cost_usd: cost?.usd ?? null,
-                price_table: cost?.priceTable ?? null,
-                repair_attempted: r.call.repairAttempted,
-                output_replaced: p.replaced ?? false,
-                job_id: p.job.jobId,
-                operator_request_id: p.job.requestId ?? null,
-              }),
-            };
-          }),
-        )
-        .onConflict((oc) => oc.columns(['diary_id', 'prompt_name', 'prompt_version']).doNothing())
-        .returning(['id', 'diary_id'])
-        .execute();
-      const byDiary = new Map(rows.map((r) => [r.diary_id, r.id]));
-      for (const p of stored) {
-        const id = byDiary.get(p.job.diaryId);
-        results.set(
-          p.job.jobId,
-          id
-            ? { jobId: p.job.jobId, status: 'stored', analysisId: id }
-            : { jobId: p.job.jobId, status: 'skipped', reason: 'exists' },
-        );
-      }
-      // The slip check exists exactly when the analysis does, and follows the request of its own job.
-      const requestIds = new Map(stored.map((p) => [p.job.diaryId, p.job.requestId]));
-      await enqueueMany(
-        deps.boss,
-        'slipCheck',
-        rows.map((r) => ({
-          payload: { analysisId: r.id, requestId: requestIds.get(r.diary_id) },
-          singletonKey: r.id,
-        })),
-        { trx },
-      );
-    }
-    await recordAnalysisFailures(
-      trx,
-      failed.map((p) => ({
-        diaryId: p.job.diaryId,
-        promptName: p.job.promptName,
-        promptVersion: p.job.promptVersion,
-        outcome: (p.result as Exclude<AnalyzeResult, { outcome: 'ok' }>).outcome,
-        jobId: p.job.jobId,
-      })),
-    );
-    for (const p of failed) {
-      const r = p.result as Exclude<AnalyzeResult, { outcome: 'ok' }>;
-      await recordError(trx, {
-        service: 'analysis',
-        severity: 'warn',
-        refId: p.job.diaryId,
-        message: `analysis ${r.outcome}: ${r.problems[0] ?? ''}`,
-        context: {
-          terminal: true,
-          outcome: r.outcome,
-          problems: r.problems.slice(0, 10),
-          prompt_name: p.job.promptName,
-          prompt_version: p.job.promptVersion,
-          model_version: r.call.model,
-          request_id: r.call.requestId,
-          tokens: r.call.tokens,
-          cost_usd: costOf(r.call.model, r.call.tokens)?.usd ?? null,
-          repair_attempted: r.call.repairAttempted,
-          job_id: p.job.jobId,
-        },
-      });
-      results.set(p.job.jobId, {
-        jobId: p.job.jobId,
-        status: 'failed',
-        outcome: r.outcome,
-        problems: r.problems,
-      });
-    }
+  const stored = pending.filter((p): p is Stored => p.result?.outcome === 'ok');
+  const failed = pending.filter((p): p is Failed => p.result !== undefined && p.result.outcome !== 'ok');
+  await deps.db.transaction().execute(async (trx) => {
+    await storeAnalyses(trx, deps.boss, stored, results);
+    await recordFailed(trx, failed, results);
   });
 
   for (const p of pending) {
@@ -319,6 +115,256 @@ export async function analyzeBatch(
   return jobs.map(
     (j) => results.get(j.jobId) ?? { jobId: j.jobId, status: 'retry', error: new Error('no result') },
   );
+}
+
+/**
+ * One round trip for the batch: each entry with the analyses it already has and whether its
+ * author's AI reading is paused (an open slip: their entries are not read).
+ */
+async function loadEntries(db: Kysely<Database>, ids: string[]) {
+  const rows = await db
+    .selectFrom('diary_entries as d')
+    .select(['d.id', 'd.user_id', 'd.content_enc', 'd.created_at', 'd.moderation_state'])
+    .select((eb) => [
+      sql<[string, string][]>`coalesce((
+        select json_agg(json_build_array(a.prompt_name, a.prompt_version))
+        from analysis_results a where a.diary_id = d.id), '[]')`.as('analyses'),
+      eb
+        .exists(
+          eb
+            .selectFrom('admin.slip_conditions as s')
+            .select('s.id')
+            .whereRef('s.user_id', '=', 'd.user_id')
+            .where('s.status', '=', 'slipped')
+            .where('s.released_at', 'is', null),
+        )
+        .as('paused'),
+    ])
+    .where('d.id', 'in', ids)
+    .execute();
+  return new Map(rows.map((e) => [e.id, e]));
+}
+
+/** Jobs that need no model call get their result now (missing, deleted, done, paused); the rest are pending. */
+function setAside(
+  jobs: AnalysisJob[],
+  entries: Awaited<ReturnType<typeof loadEntries>>,
+  results: Map<string, AnalysisJobResult>,
+): Pending[] {
+  const done = new Set(
+    [...entries.values()].flatMap((e) =>
+      e.analyses.map(([name, version]) => `${e.id}\u0000${name}\u0000${version}`),
+    ),
+  );
+  const paused = new Set([...entries.values()].filter((e) => e.paused).map((e) => e.user_id));
+  const pending: Pending[] = [];
+  for (const job of jobs) {
+    const entry = entries.get(job.diaryId);
+    if (!entry) results.set(job.jobId, { jobId: job.jobId, status: 'skipped', reason: 'missing' });
+    else if (entry.moderation_state === 'deleted')
+      results.set(job.jobId, { jobId: job.jobId, status: 'skipped', reason: 'deleted' });
+    else if (done.has(`${job.diaryId}\u0000${job.promptName}\u0000${job.promptVersion}`)) {
+      results.set(job.jobId, { jobId: job.jobId, status: 'skipped', reason: 'exists' });
+    } else if (paused.has(entry.user_id))
+      results.set(job.jobId, { jobId: job.jobId, status: 'skipped', reason: 'paused' });
+    else
+      pending.push({
+        job,
+        userId: entry.user_id,
+        createdAt: entry.created_at,
+        contentEnc: entry.content_enc,
+      });
+  }
+  return pending;
+}
+
+/**
+ * Resolves the author's policies, renders the prompt and asks the analyzer (within the budget).
+ * Sets `p.result` (and the output the user sees), or `p.error` when anything threw.
+ */
+async function analyzeEntry(deps: AnalysisDeps, p: Pending, signal?: AbortSignal): Promise<void> {
+  try {
+    const resolution = await deps.resolver.resolve({ userId: p.userId });
+    const policies = resolution.configs;
+    p.stamp = policyStamp(resolution);
+    p.prompt = await promptFor(deps, p.job.promptName, p.job.promptVersion);
+    p.model = policies.analysis.model;
+    // Plaintext lives only in this scope: rendered into the prompt, sent, and dropped.
+    const text = open(deps.keyring, p.contentEnc, p.userId);
+    const prompt = renderTemplate(p.prompt.template, {
+      diary_text: text,
+      language: languageOf(text),
+      tone_voice: policies.tone.voice,
+      speech_level: policies.tone.speech_level,
+      emoji: policies.tone.emoji,
+      max_interpretation_chars: policies.tone.max_interpretation_chars,
+      mode: policies.mode.mode,
+      ask_reflection_question: policies.mode.ask_reflection_question,
+      today: seoulDate(p.createdAt),
+      schema_version: ANALYSIS_SCHEMA_VERSION,
+    });
+    await deps.budget.acquire(signal);
+    p.result = await deps.analyzer.analyze({
+      prompt,
+      text,
+      model: policies.analysis.model,
+      temperature: policies.analysis.temperature,
+      maxOutputTokens: policies.analysis.max_output_tokens,
+      repairAttempts: policies.analysis.repair_attempts,
+      userHash: safetyIdentifier(deps.keyring, p.userId),
+      signal,
+    });
+    if (p.result.outcome === 'ok') {
+      const ethics = policies.ethics;
+      const crisis = p.result.output.ethics_tags.some((t) => ethics.crisis_tags.includes(t));
+      p.replaced = crisis && ethics.replace_output_on_crisis;
+      // On crisis entries the user sees the vetted template, never improvised text.
+      p.output = p.replaced
+        ? {
+            ...p.result.output,
+            interpretation: ethics.crisis_template.interpretation,
+            reflection_question: ethics.crisis_template.reflection_question,
+          }
+        : p.result.output;
+    }
+  } catch (error) {
+    p.error = error as Error;
+  }
+}
+
+/** Inserts the results (a concurrent twin's is kept: `exists`) and enqueues the slip check of each new one. */
+async function storeAnalyses(
+  trx: Kysely<Database>,
+  boss: PgBoss,
+  stored: Stored[],
+  results: Map<string, AnalysisJobResult>,
+): Promise<void> {
+  if (stored.length === 0) return;
+  const rows = await trx
+    .insertInto('analysis_results')
+    .values(stored.map(resultRow))
+    .onConflict((oc) => oc.columns(['diary_id', 'prompt_name', 'prompt_version']).doNothing())
+    .returning(['id', 'diary_id'])
+    .execute();
+  const byDiary = new Map(rows.map((r) => [r.diary_id, r.id]));
+  for (const p of stored) {
+    const id = byDiary.get(p.job.diaryId);
+    results.set(
+      p.job.jobId,
+      id
+        ? { jobId: p.job.jobId, status: 'stored', analysisId: id }
+        : { jobId: p.job.jobId, status: 'skipped', reason: 'exists' },
+    );
+  }
+  // The slip check exists exactly when the analysis does, and follows the request of its own job.
+  const requestIds = new Map(stored.map((p) => [p.job.diaryId, p.job.requestId]));
+  await enqueueMany(
+    boss,
+    'slipCheck',
+    rows.map((r) => ({
+      payload: { analysisId: r.id, requestId: requestIds.get(r.diary_id) },
+      singletonKey: r.id,
+    })),
+    { trx },
+  );
+}
+
+/** The analysis_results row of a stored analysis: the output the user sees and its private metadata. */
+function resultRow(p: Stored) {
+  const r = p.result;
+  const o = p.output!;
+  const cost = costOf(r.call.model, r.call.tokens);
+  return {
+    diary_id: p.job.diaryId,
+    user_id: p.userId,
+    summary: o.summary,
+    emotion_flow: JSON.stringify(o.emotion_flow),
+    reflection_question: o.reflection_question,
+    interpretation: o.interpretation,
+    keywords: o.keywords,
+    prompt_name: p.prompt!.name,
+    prompt_version: p.prompt!.version,
+    metadata: JSON.stringify({
+      schema_version: ANALYSIS_SCHEMA_VERSION,
+      analyzer: r.call.analyzer,
+      analyzer_version: r.call.analyzerVersion,
+      // What really answered: the requested model for the API, the offline analyzer otherwise.
+      model_name: r.call.analyzer === 'openai' ? p.model : r.call.model,
+      model_version: r.call.model,
+      prompt_name: p.prompt!.name,
+      prompt_version: p.prompt!.version,
+      prompt_hash: p.prompt!.contentHash,
+      language: o.language,
+      tier_a: o.tier_a,
+      tier_m: o.tier_m,
+      valence: o.valence,
+      context_tags: o.context_tags,
+      ethics_tags: o.ethics_tags,
+      slip_input: {
+        tier_a: o.tier_a,
+        tier_m: o.tier_m,
+        valence: o.valence,
+        context_tags: o.context_tags,
+        ethics_tags: o.ethics_tags,
+      },
+      ...p.stamp,
+      tokens: r.call.tokens,
+      latency_ms: r.call.latencyMs,
+      request_id: r.call.requestId,
+      cost_usd: cost?.usd ?? null,
+      price_table: cost?.priceTable ?? null,
+      repair_attempted: r.call.repairAttempted,
+      output_replaced: p.replaced ?? false,
+      job_id: p.job.jobId,
+      operator_request_id: p.job.requestId ?? null,
+    }),
+  };
+}
+
+/** Terminal failures: the scan's record (sumda.analysis_failures) and a log line each; never retried. */
+async function recordFailed(
+  trx: Kysely<Database>,
+  failed: Failed[],
+  results: Map<string, AnalysisJobResult>,
+): Promise<void> {
+  await recordAnalysisFailures(
+    trx,
+    failed.map((p) => ({
+      diaryId: p.job.diaryId,
+      promptName: p.job.promptName,
+      promptVersion: p.job.promptVersion,
+      outcome: p.result.outcome,
+      jobId: p.job.jobId,
+    })),
+  );
+  for (const p of failed) {
+    const r = p.result;
+    await recordError(trx, {
+      service: 'analysis',
+      severity: 'warn',
+      refId: p.job.diaryId,
+      message: `analysis ${r.outcome}: ${r.problems[0] ?? ''}`,
+      context: {
+        terminal: true,
+        outcome: r.outcome,
+        problems: r.problems.slice(0, 10),
+        prompt_name: p.job.promptName,
+        prompt_version: p.job.promptVersion,
+        model_version: r.call.model,
+        request_id: r.call.requestId,
+        tokens: r.call.tokens,
+        cost_usd: costOf(r.call.model, r.call.tokens)?.usd ?? null,
+        repair_attempted: r.call.repairAttempted,
+        job_id: p.job.jobId,
+      },
+    });
+    results.set(p.job.jobId, {
+      jobId: p.job.jobId,
+      status: 'failed',
+      outcome: r.outcome,
+      problems: r.problems,
+    });
+  }
 }
 
 export interface ActivePrompt {
