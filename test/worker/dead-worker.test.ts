@@ -5,65 +5,30 @@
  * check per entry, no model call repeated by a live worker.
  */
 import { sql } from 'kysely';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { activePrompt, enqueueAnalyses } from '../../src/analysis/run.ts';
-import { PolicyResolver } from '../../src/policy/resolver.ts';
-import { createBoss, HEARTBEAT_SECONDS, type PgBoss } from '../../src/queue/boss.ts';
+import { expect, it } from 'vitest';
+import { HEARTBEAT_SECONDS } from '../../src/queue/boss.ts';
 import { QUEUES } from '../../src/queue/catalog.ts';
-import { createUser, goodAnswer, type TestKeys, testKeys, writeDiary } from '../support/analysis.ts';
+import { goodAnswer } from '../support/analysis.ts';
 import { useTestDatabase } from '../support/db.ts';
-import { type FakeOpenAI, startFakeOpenAI } from '../support/fake-openai.ts';
-import { hasMsg, type SumdaProcess, startSumda, waitUntil } from '../support/process.ts';
+import { hasMsg, type SumdaProcess, waitUntil } from '../support/process.ts';
+import { useFakeModelWorkers } from '../support/worker.ts';
 
 const database = useTestDatabase();
-let fake: FakeOpenAI;
-let boss: PgBoss;
-let keys: TestKeys;
-const workers: SumdaProcess[] = [];
-
-beforeAll(async () => {
-  keys = testKeys();
-  fake = await startFakeOpenAI();
-  boss = createBoss(database.url);
-  await boss.start();
-});
-
-afterAll(async () => {
-  for (const w of workers) await w.kill();
-  await boss?.stop({ graceful: false, close: true });
-  await fake?.close();
-});
+const workers = useFakeModelWorkers(database, { openaiTimeoutMs: 120_000 });
 
 function startWorker(): SumdaProcess {
-  const w = startSumda(['worker', '--queues', 'analysis.run,slip.check', '--poll-interval', '200ms'], {
-    env: {
-      DATABASE_URL: database.url,
-      SUMDA_ENCRYPTION_KEYS: keys.env,
-      SUMDA_ANALYZER: 'openai',
-      OPENAI_API_KEY: 'test',
-      OPENAI_BASE_URL: fake.url,
-      OPENAI_TIMEOUT_MS: '120000',
-      LOG_LEVEL: 'info',
-    },
-  });
-  workers.push(w);
-  return w;
+  return workers.start(['worker', '--queues', 'analysis.run,slip.check', '--poll-interval', '200ms']);
 }
 
 it('the jobs of a SIGKILLed worker are retried by another within well under a minute, each done once', async () => {
   // The expiry alone would take ten minutes: this test could not pass on it.
   expect(QUEUES.analysisRun.expireInSeconds).toBeGreaterThanOrEqual(600);
-  const userId = await createUser(database.db);
-  const ids: string[] = [];
-  for (let i = 0; i < 4; i++) {
-    ids.push(await writeDiary(database.db, keys.keyring, userId, `${i + 1}번째 일기: 오늘은 조용했다.`));
-  }
-  await enqueueAnalyses(boss, ids, await activePrompt(new PolicyResolver(database.db)));
+  const ids = await workers.enqueueEntries(4, (i) => `${i + 1}번째 일기: 오늘은 조용했다.`);
 
   // Worker A takes every job and hangs in the model calls; it keeps their heartbeats fresh.
-  fake.responder = () => ({ kind: 'hang' });
+  workers.fake.responder = () => ({ kind: 'hang' });
   const a = startWorker();
-  await waitUntil(() => fake.chatRequests().length >= ids.length, { what: 'A to hold every job' });
+  await waitUntil(() => workers.fake.chatRequests().length >= ids.length, { what: 'A to hold every job' });
   const held = await sql<{ id: string; heartbeat_seconds: number | null }>`
     select id, heartbeat_seconds from pgboss.job where name = 'analysis.run' and state = 'active'`.execute(
     database.db,
@@ -77,8 +42,8 @@ it('the jobs of a SIGKILLed worker are retried by another within well under a mi
   a.send('SIGKILL');
   await a.exited;
   const killedAt = Date.now();
-  const callsByA = fake.chatRequests().length;
-  fake.responder = () => ({ kind: 'json', content: goodAnswer() });
+  const callsByA = workers.fake.chatRequests().length;
+  workers.fake.responder = () => ({ kind: 'json', content: goodAnswer() });
   await waitUntil(
     async () => {
       const r = await sql<{ n: number }>`
@@ -110,7 +75,7 @@ it('the jobs of a SIGKILLed worker are retried by another within well under a mi
     .where('diary_id', 'in', ids)
     .execute();
   expect(analyses.map((r) => r.diary_id).sort()).toEqual([...ids].sort());
-  expect(fake.chatRequests().length - callsByA).toBe(ids.length);
+  expect(workers.fake.chatRequests().length - callsByA).toBe(ids.length);
   const checks = await sql<{
     n: number;
   }>`select count(*)::int as n from pgboss.job where name = 'slip.check'`.execute(database.db);

@@ -5,75 +5,21 @@
  * drain that outlasts --drain-timeout exits 1 and says so.
  */
 import { sql } from 'kysely';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type ActivePrompt, activePrompt, enqueueAnalyses } from '../../src/analysis/run.ts';
-import { PolicyResolver } from '../../src/policy/resolver.ts';
-import { createBoss, type PgBoss } from '../../src/queue/boss.ts';
-import {
-  analysisJobsOf,
-  createUser,
-  goodAnswer,
-  type TestKeys,
-  testKeys,
-  writeDiary,
-} from '../support/analysis.ts';
+import { describe, expect, it } from 'vitest';
+import { analysisJobsOf, goodAnswer } from '../support/analysis.ts';
 import { useTestDatabase } from '../support/db.ts';
-import { type FakeOpenAI, startFakeOpenAI } from '../support/fake-openai.ts';
-import { hasMsg, type SumdaProcess, startSumda, waitUntil } from '../support/process.ts';
+import { hasMsg, type SumdaProcess, waitUntil } from '../support/process.ts';
+import { useFakeModelWorkers } from '../support/worker.ts';
 
 const database = useTestDatabase();
-let fake: FakeOpenAI;
-let boss: PgBoss;
-let keys: TestKeys;
-let prompt: ActivePrompt;
-let worker: SumdaProcess | undefined;
-
-beforeAll(async () => {
-  keys = testKeys();
-  fake = await startFakeOpenAI();
-  boss = createBoss(database.url);
-  await boss.start();
-  prompt = await activePrompt(new PolicyResolver(database.db));
-});
-
-beforeEach(async () => {
-  await worker?.kill();
-  worker = undefined;
-  fake.reset();
-});
-
-afterAll(async () => {
-  await worker?.kill();
-  await boss?.stop({ graceful: false, close: true });
-  await fake?.close();
-});
+const workers = useFakeModelWorkers(database);
 
 /** `n` new entries of a new user, enqueued for analysis. */
-async function enqueueEntries(n: number): Promise<string[]> {
-  const userId = await createUser(database.db);
-  const ids: string[] = [];
-  for (let i = 0; i < n; i++) {
-    ids.push(
-      await writeDiary(database.db, keys.keyring, userId, `퇴근길에 ${i + 1}번 버스를 놓쳐서 걸어왔다.`),
-    );
-  }
-  await enqueueAnalyses(boss, ids, prompt);
-  return ids;
-}
+const enqueueEntries = (n: number) =>
+  workers.enqueueEntries(n, (i) => `퇴근길에 ${i + 1}번 버스를 놓쳐서 걸어왔다.`);
 
 function startWorker(extra: string[]): SumdaProcess {
-  worker = startSumda(['worker', '--queues', 'analysis.run', '--poll-interval', '100ms', ...extra], {
-    env: {
-      DATABASE_URL: database.url,
-      SUMDA_ENCRYPTION_KEYS: keys.env,
-      SUMDA_ANALYZER: 'openai',
-      OPENAI_API_KEY: 'test',
-      OPENAI_BASE_URL: fake.url,
-      OPENAI_TIMEOUT_MS: '30000',
-      LOG_LEVEL: 'info',
-    },
-  });
-  return worker;
+  return workers.start(['worker', '--queues', 'analysis.run', '--poll-interval', '100ms', ...extra]);
 }
 
 async function activeJobs(ids: string[]): Promise<string[]> {
@@ -87,10 +33,12 @@ async function activeJobs(ids: string[]): Promise<string[]> {
 
 describe('SIGTERM', () => {
   it('drains: in-flight jobs finish and are stored, the process exits 0; heartbeats meanwhile', async () => {
-    fake.responder = () => ({ kind: 'json', content: goodAnswer(), delayMs: 1500 });
+    workers.fake.responder = () => ({ kind: 'json', content: goodAnswer(), delayMs: 1500 });
     const ids = await enqueueEntries(10);
     const w = startWorker(['--heartbeat', '200ms', '--drain-timeout', '20s']);
-    await waitUntil(() => fake.chatRequests().length >= ids.length, { what: 'every call to be in flight' });
+    await waitUntil(() => workers.fake.chatRequests().length >= ids.length, {
+      what: 'every call to be in flight',
+    });
     const inFlight = await activeJobs(ids);
     expect(inFlight.length).toBeGreaterThan(0);
     w.send('SIGTERM');
@@ -126,14 +74,14 @@ describe('SIGTERM', () => {
       database.db,
     );
     expect(completed.rows).toHaveLength(inFlight.length);
-    expect(fake.chatRequests()).toHaveLength(ids.length); // nothing was retried
+    expect(workers.fake.chatRequests()).toHaveLength(ids.length); // nothing was retried
   });
 
   it('a second SIGTERM during the drain exits at once, non-zero', async () => {
-    fake.responder = () => ({ kind: 'hang' });
+    workers.fake.responder = () => ({ kind: 'hang' });
     const ids = await enqueueEntries(2);
     const w = startWorker(['--drain-timeout', '60s']);
-    await waitUntil(() => fake.chatRequests().length >= ids.length, { what: 'the calls to hang' });
+    await waitUntil(() => workers.fake.chatRequests().length >= ids.length, { what: 'the calls to hang' });
     w.send('SIGTERM');
     await w.waitForLine(hasMsg('stopping: no new jobs; waiting for in-flight jobs'));
     w.send('SIGTERM');
@@ -143,10 +91,10 @@ describe('SIGTERM', () => {
   });
 
   it('a drain that outlasts --drain-timeout exits 1 and says so', async () => {
-    fake.responder = () => ({ kind: 'hang' });
+    workers.fake.responder = () => ({ kind: 'hang' });
     const ids = await enqueueEntries(2);
     const w = startWorker(['--drain-timeout', '200ms']);
-    await waitUntil(() => fake.chatRequests().length >= ids.length, { what: 'the calls to hang' });
+    await waitUntil(() => workers.fake.chatRequests().length >= ids.length, { what: 'the calls to hang' });
     w.send('SIGTERM');
     const exit = await w.exited;
     expect(exit, w.stderr.slice(-5).join('\n')).toEqual({ code: 1, signal: null });

@@ -5,81 +5,39 @@
  * `--retry-horizon` are waited for, later ones are counted and reported.
  */
 import { sql } from 'kysely';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type ActivePrompt, activePrompt, enqueueAnalyses } from '../../src/analysis/run.ts';
-import { PolicyResolver } from '../../src/policy/resolver.ts';
-import { createBoss, type PgBoss } from '../../src/queue/boss.ts';
-import {
-  analysisJobsOf,
-  createUser,
-  goodAnswer,
-  type TestKeys,
-  testKeys,
-  writeDiary,
-} from '../support/analysis.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { analysisJobsOf, goodAnswer } from '../support/analysis.ts';
 import { runSumda } from '../support/cli.ts';
 import { useTestDatabase } from '../support/db.ts';
-import { type FakeOpenAI, startFakeOpenAI } from '../support/fake-openai.ts';
-import { type SumdaProcess, startSumda, waitUntil } from '../support/process.ts';
+import { waitUntil } from '../support/process.ts';
+import { useFakeModelWorkers } from '../support/worker.ts';
 
 const database = useTestDatabase();
-let fake: FakeOpenAI;
-let boss: PgBoss;
-let keys: TestKeys;
-let prompt: ActivePrompt;
-let worker: SumdaProcess | undefined;
-
-beforeAll(async () => {
-  keys = testKeys();
-  fake = await startFakeOpenAI();
-  boss = createBoss(database.url);
-  await boss.start();
-  prompt = await activePrompt(new PolicyResolver(database.db));
-});
+const workers = useFakeModelWorkers(database);
 
 beforeEach(async () => {
-  await worker?.kill();
-  worker = undefined;
-  fake.reset();
   // Each test starts from an empty analysis queue.
   await sql`delete from pgboss.job where name like 'analysis.%' or name like 'slip.%'`.execute(database.db);
 });
 
-afterAll(async () => {
-  await worker?.kill();
-  await boss?.stop({ graceful: false, close: true });
-  await fake?.close();
-});
-
-async function enqueueEntries(n: number): Promise<string[]> {
-  const userId = await createUser(database.db);
-  const ids: string[] = [];
-  for (let i = 0; i < n; i++) {
-    ids.push(await writeDiary(database.db, keys.keyring, userId, `오늘은 ${i + 1}번째로 산책을 했다.`));
-  }
-  await enqueueAnalyses(boss, ids, prompt);
-  return ids;
-}
-
-const env = () => ({
-  DATABASE_URL: database.url,
-  SUMDA_ENCRYPTION_KEYS: keys.env,
-  SUMDA_ANALYZER: 'openai',
-  OPENAI_API_KEY: 'test',
-  OPENAI_BASE_URL: fake.url,
-  OPENAI_TIMEOUT_MS: '30000',
-  LOG_LEVEL: 'info',
-});
+const enqueueEntries = (n: number) => workers.enqueueEntries(n, (i) => `오늘은 ${i + 1}번째로 산책을 했다.`);
+const env = () => workers.env();
 
 describe('worker --once', () => {
   it('drains on SIGTERM: in-flight calls finish and are stored, nothing more is fetched, exit 130', async () => {
-    fake.responder = () => ({ kind: 'json', content: goodAnswer(), delayMs: 1500 });
+    workers.fake.responder = () => ({ kind: 'json', content: goodAnswer(), delayMs: 1500 });
     const ids = await enqueueEntries(12);
-    worker = startSumda(
-      ['worker', '--once', '--queues', 'analysis.run', '--concurrency', '4', '--batch-size', '2'],
-      { env: env() },
-    );
-    await waitUntil(() => fake.chatRequests().length >= 4, { what: 'four calls in flight' });
+    const worker = workers.start([
+      'worker',
+      '--once',
+      '--queues',
+      'analysis.run',
+      '--concurrency',
+      '4',
+      '--batch-size',
+      '2',
+    ]);
+    await waitUntil(() => workers.fake.chatRequests().length >= 4, { what: 'four calls in flight' });
     worker.send('SIGTERM');
     const exit = await worker.exited;
     expect(exit, worker.stderr.slice(-5).join('\n')).toEqual({ code: 130, signal: null });
@@ -90,7 +48,7 @@ describe('worker --once', () => {
       interrupted: true,
     });
     // Every call that was made was stored; the rest of the entries still wait, untouched.
-    const calls = fake.chatRequests().length;
+    const calls = workers.fake.chatRequests().length;
     expect(calls).toBeLessThan(ids.length);
     const stored = await database.db
       .selectFrom('analysis_results')
@@ -110,7 +68,7 @@ describe('worker --once', () => {
 
   it("passes a 429's retry-after to pg-boss and reports the job it leaves beyond the horizon", async () => {
     // Every attempt is refused (the SDK's two retries included) with a retry-after of two minutes.
-    fake.responder = () => ({ kind: 'error', status: 429, retryAfterSeconds: 120 });
+    workers.fake.responder = () => ({ kind: 'error', status: 429, retryAfterSeconds: 120 });
     const [id] = await enqueueEntries(1);
     const before = Date.now();
     const result = await runSumda(
@@ -132,7 +90,7 @@ describe('worker --once', () => {
   it('waits for a retry due within the horizon and finishes the job', async () => {
     // The first call and the SDK's retries are refused; the queue's retry (15 s later) is answered.
     let calls = 0;
-    fake.responder = () =>
+    workers.fake.responder = () =>
       ++calls <= 3
         ? { kind: 'error', status: 429, retryAfterMs: 50 }
         : { kind: 'json', content: goodAnswer() };
@@ -151,7 +109,7 @@ describe('worker --once', () => {
   }, 90_000);
 
   it('with --retry-horizon 0 it does not wait, and says so on stderr', async () => {
-    fake.responder = () => ({ kind: 'error', status: 503 });
+    workers.fake.responder = () => ({ kind: 'error', status: 503 });
     await enqueueEntries(1);
     const result = await runSumda(['worker', '--once', '--queues', 'analysis.run', '--retry-horizon', '0'], {
       env: env(),
