@@ -46,8 +46,19 @@ function define<P extends z.ZodType, const N extends string>(
   return definition;
 }
 
+/**
+ * A scheduled sweep: one job per cron tick (Asia/Seoul), stately — a tick due while the last one
+ * still runs waits behind it instead of piling up — and worked one job at a time.
+ */
+function sweep<P extends z.ZodType, const N extends string>(
+  cron: string,
+  definition: Omit<QueueDefinition<P, N>, 'policy' | 'schedule' | 'worker'>,
+): QueueDefinition<P, N> {
+  return { ...definition, policy: 'stately', schedule: { cron }, worker: { batchSize: 1, concurrency: 1 } };
+}
+
 export const QUEUES = {
-  analysisScan: define({
+  analysisScan: sweep('* * * * *', {
     name: 'analysis.scan',
     description: 'find diary entries with no analysis under the active prompt and enqueue them',
     payload: z.object({ requestId }).strict(),
@@ -56,10 +67,7 @@ export const QUEUES = {
     retryDelaySeconds: 30,
     retryBackoff: false,
     expireInSeconds: 300,
-    policy: 'stately',
     deadLetter: false,
-    schedule: { cron: '* * * * *' },
-    worker: { batchSize: 1, concurrency: 1 },
   }),
   analysisRun: define({
     name: 'analysis.run',
@@ -96,7 +104,7 @@ export const QUEUES = {
     deadLetter: true,
     worker: { batchSize: 20, concurrency: 40 },
   }),
-  slipRelease: define({
+  slipRelease: sweep('* * * * *', {
     name: 'slip.release',
     description: 'release slips whose time is up and tell the user',
     payload: z.object({ requestId }).strict(),
@@ -105,10 +113,7 @@ export const QUEUES = {
     retryDelaySeconds: 30,
     retryBackoff: false,
     expireInSeconds: 300,
-    policy: 'stately',
     deadLetter: false,
-    schedule: { cron: '* * * * *' },
-    worker: { batchSize: 1, concurrency: 1 },
   }),
   keysReencrypt: define({
     name: 'keys.reencrypt',
@@ -123,7 +128,7 @@ export const QUEUES = {
     deadLetter: true,
     worker: { batchSize: 1, concurrency: 1 },
   }),
-  housekeeping: define({
+  housekeeping: sweep('17 * * * *', {
     name: 'housekeeping',
     description: 'mark expired overrides, trim old rate windows',
     payload: z.object({ requestId }).strict(),
@@ -132,12 +137,9 @@ export const QUEUES = {
     retryDelaySeconds: 60,
     retryBackoff: false,
     expireInSeconds: 300,
-    policy: 'stately',
     deadLetter: false,
-    schedule: { cron: '17 * * * *' },
-    worker: { batchSize: 1, concurrency: 1 },
   }),
-  pointsExpire: define({
+  pointsExpire: sweep('10 3 * * *', {
     name: 'points.expire',
     description:
       'expire points earned more than 365 days ago (oldest spent first), one batch of users per job',
@@ -154,12 +156,9 @@ export const QUEUES = {
     retryDelaySeconds: 60,
     retryBackoff: true,
     expireInSeconds: 600,
-    policy: 'stately',
     deadLetter: true,
-    schedule: { cron: '10 3 * * *' },
-    worker: { batchSize: 1, concurrency: 1 },
   }),
-  eventsAttendance: define({
+  eventsAttendance: sweep('*/5 * * * *', {
     name: 'events.attendance',
     description: 'compute attendance streaks and pay streak rewards into the points ledger, once',
     payload: z.object({ eventId: uuid.optional(), requestId }).strict(),
@@ -168,12 +167,9 @@ export const QUEUES = {
     retryDelaySeconds: 30,
     retryBackoff: true,
     expireInSeconds: 300,
-    policy: 'stately',
     deadLetter: true,
-    schedule: { cron: '*/5 * * * *' },
-    worker: { batchSize: 1, concurrency: 1 },
   }),
-  billingScan: define({
+  billingScan: sweep('*/5 * * * *', {
     name: 'billing.scan',
     description: 'send renewal notices and enqueue a renewal for every due subscription, in chained batches',
     payload: z.object({ after: uuid.optional(), requestId }).strict(),
@@ -182,10 +178,7 @@ export const QUEUES = {
     retryDelaySeconds: 30,
     retryBackoff: false,
     expireInSeconds: 300,
-    policy: 'stately',
     deadLetter: false,
-    schedule: { cron: '*/5 * * * *' },
-    worker: { batchSize: 1, concurrency: 1 },
   }),
   billingRenew: define({
     name: 'billing.renew',
@@ -204,7 +197,7 @@ export const QUEUES = {
     // Renewals wait on Toss (hundreds of ms): many in flight per worker, each its own transaction.
     worker: { batchSize: 8, concurrency: 64 },
   }),
-  billingReconcile: define({
+  billingReconcile: sweep('*/5 * * * *', {
     name: 'billing.reconcile',
     description: 'look up payments pending too long by order id and settle them (never charges)',
     payload: z.object({ requestId }).strict(),
@@ -213,10 +206,7 @@ export const QUEUES = {
     retryDelaySeconds: 60,
     retryBackoff: false,
     expireInSeconds: 600,
-    policy: 'stately',
     deadLetter: false,
-    schedule: { cron: '*/5 * * * *' },
-    worker: { batchSize: 1, concurrency: 1 },
   }),
   reportBackfill: define({
     name: 'report.backfill',
@@ -232,7 +222,7 @@ export const QUEUES = {
     deadLetter: true,
     worker: { batchSize: 1, concurrency: 2 },
   }),
-  reportScheduled: define({
+  reportScheduled: sweep('10 0 * * *', {
     name: 'report.scheduled',
     description:
       'start the scheduled report builds of the periods that just ended (yesterday; last week on Mondays, last month on the 1st, last year on 1 January)',
@@ -242,12 +232,9 @@ export const QUEUES = {
     retryDelaySeconds: 60,
     retryBackoff: true,
     expireInSeconds: 300,
-    policy: 'stately',
     deadLetter: true,
-    schedule: { cron: '10 0 * * *' },
-    worker: { batchSize: 1, concurrency: 1 },
   }),
-  reportStale: define({
+  reportStale: sweep('* * * * *', {
     name: 'report.stale',
     description:
       'rebuild reports marked stale (late analyses, re-analyses, moderation) and take over backfill runs whose worker died',
@@ -257,12 +244,9 @@ export const QUEUES = {
     retryDelaySeconds: 30,
     retryBackoff: false,
     expireInSeconds: 600,
-    policy: 'stately',
     deadLetter: false,
-    schedule: { cron: '* * * * *' },
-    worker: { batchSize: 1, concurrency: 1 },
   }),
-  logsRetention: define({
+  logsRetention: sweep('40 4 * * *', {
     name: 'logs.retention',
     description:
       'delete API, login and error log rows past their retention, a small batch per job, table after table',
@@ -278,10 +262,7 @@ export const QUEUES = {
     retryDelaySeconds: 30,
     retryBackoff: true,
     expireInSeconds: 300,
-    policy: 'stately',
     deadLetter: true,
-    schedule: { cron: '40 4 * * *' },
-    worker: { batchSize: 1, concurrency: 1 },
   }),
 } as const;
 
