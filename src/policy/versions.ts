@@ -179,6 +179,23 @@ export function defaultLabel(scope: string): string {
   return scope === 'global' ? 'default' : 'none';
 }
 
+type PointerAction = 'policy.activate' | 'policy.rollback';
+/** A policy's pointer in one scope, and why it moves. */
+interface PointerInput {
+  name: PolicyName;
+  scope: string;
+  reason: string | null;
+}
+/** Where a pointer moves: a version (null: no pointer), and the version it remembers as previous. */
+interface PointerTarget {
+  versionId: string | null;
+  previousId: string | null;
+}
+type CurrentPointer = Awaited<ReturnType<typeof lockPointer>>;
+
+/** The audit target id of a pointer: `<policy>|<scope>`. */
+const pointerId = (input: { name: PolicyName; scope: string }) => `${input.name}|${input.scope}`;
+
 /**
  * Moves the pointer, holding its row lock so concurrent moves serialise and history stays linear.
  * `versionId` null takes the pointer away: the scope is back on the built-in default (global) or
@@ -187,13 +204,10 @@ export function defaultLabel(scope: string): string {
 async function movePointer(
   trx: Kysely<Database>,
   op: OperationWithActor,
-  action: 'policy.activate' | 'policy.rollback',
-  name: PolicyName,
-  scope: string,
-  versionId: string | null,
-  previousId: string | null,
-  reason: string | null,
-  current: { id: string; version_id: string } | undefined,
+  action: PointerAction,
+  { name, scope, reason }: PointerInput,
+  { versionId, previousId }: PointerTarget,
+  current: CurrentPointer,
 ): Promise<PointerMove> {
   const before = current?.version_id ?? null;
   if (versionId === null) {
@@ -229,7 +243,7 @@ async function movePointer(
   await writeAudit(trx, op, {
     action,
     targetType: 'policy_pointer',
-    targetId: `${name}|${scope}`,
+    targetId: pointerId({ name, scope }),
     before: before ? { version_id: before, version: from } : null,
     after: versionId ? { version_id: versionId, version: to } : null,
     reason,
@@ -249,12 +263,36 @@ async function lockPointer(trx: Kysely<Database>, name: PolicyName, scope: strin
     .executeTakeFirst();
 }
 
+/**
+ * Every move of a pointer: the role check, then — under the pointer's lock, in one transaction with
+ * its audit row — `plan` decides where it goes (or answers that nothing changes).
+ */
+function changePointer(
+  db: Kysely<Database>,
+  op: Operation,
+  action: PointerAction,
+  input: PointerInput,
+  plan: (trx: Kysely<Database>, current: CurrentPointer) => Promise<PointerTarget | PointerMove>,
+): Promise<PointerMove> {
+  return mutate(
+    db,
+    op,
+    action,
+    async (trx, op) => {
+      const current = await lockPointer(trx, input.name, input.scope);
+      const next = await plan(trx, current);
+      return 'changed' in next ? next : movePointer(trx, op, action, input, next, current);
+    },
+    { type: 'policy_pointer', id: pointerId(input) },
+  );
+}
+
 export async function activateVersion(
   db: Kysely<Database>,
   op: Operation,
   input: { name: PolicyName; version: string; scope: string; reason: string | null },
 ): Promise<PointerMove> {
-  await authorize(db, op, 'policy.activate', { type: 'policy_pointer', id: `${input.name}|${input.scope}` });
+  await authorize(db, op, 'policy.activate', { type: 'policy_pointer', id: pointerId(input) });
   if (input.version === 'default') return activateDefault(db, op, input);
   const target = await findVersion(db, input.name, input.version, input.scope);
   const problems = configProblems(input.name, target.config);
@@ -264,63 +302,19 @@ export async function activateVersion(
     const { prompt_name, prompt_version } = target.config as { prompt_name: string; prompt_version: string };
     await findPrompt(db, prompt_name, prompt_version);
   }
-  return mutate(
-    db,
-    op,
-    'policy.activate',
-    async (trx, op) => {
-      const current = await lockPointer(trx, input.name, input.scope);
-      if (current?.version_id === target.id) {
-        return {
-          policy: input.name,
-          scope: input.scope,
-          from: input.version,
-          to: input.version,
-          changed: false,
-        };
-      }
-      return movePointer(
-        trx,
-        op,
-        'policy.activate',
-        input.name,
-        input.scope,
-        target.id,
-        current?.version_id ?? null,
-        input.reason,
-        current,
-      );
-    },
-    { type: 'policy_pointer', id: `${input.name}|${input.scope}` },
+  return changePointer(db, op, 'policy.activate', input, async (_trx, current) =>
+    current?.version_id === target.id
+      ? { policy: input.name, scope: input.scope, from: input.version, to: input.version, changed: false }
+      : { versionId: target.id, previousId: current?.version_id ?? null },
   );
 }
 
 /** `policy activate <name> default`: take the scope's pointer away (the built-in default, or the global pointer). */
-async function activateDefault(
-  db: Kysely<Database>,
-  op: Operation,
-  input: { name: PolicyName; scope: string; reason: string | null },
-): Promise<PointerMove> {
-  return mutate(
-    db,
-    op,
-    'policy.activate',
-    async (trx, op) => {
-      const current = await lockPointer(trx, input.name, input.scope);
-      if (!current) return { policy: input.name, scope: input.scope, from: null, to: null, changed: false };
-      return movePointer(
-        trx,
-        op,
-        'policy.activate',
-        input.name,
-        input.scope,
-        null,
-        null,
-        input.reason,
-        current,
-      );
-    },
-    { type: 'policy_pointer', id: `${input.name}|${input.scope}` },
+function activateDefault(db: Kysely<Database>, op: Operation, input: PointerInput): Promise<PointerMove> {
+  return changePointer(db, op, 'policy.activate', input, async (_trx, current) =>
+    current
+      ? { versionId: null, previousId: null }
+      : { policy: input.name, scope: input.scope, from: null, to: null, changed: false },
   );
 }
 
@@ -330,62 +324,40 @@ async function activateDefault(
  * repeated rollbacks retrace the activation history — v1 → v2 → v4 → v2 rolls back to v4, v2, v1 —
  * instead of toggling between the last two versions.
  */
-export async function rollbackPointer(
+export function rollbackPointer(
   db: Kysely<Database>,
   op: Operation,
-  input: { name: PolicyName; scope: string; reason: string | null },
+  input: PointerInput,
 ): Promise<PointerMove> {
-  return mutate(
-    db,
-    op,
-    'policy.rollback',
-    async (trx, op) => {
-      const current = await lockPointer(trx, input.name, input.scope);
-      const currentId = current?.version_id ?? null;
-      const moves = await trx
-        .selectFrom('admin.audit_log')
-        .select(['action', sql<string | null>`after->>'version_id'`.as('to_id')])
-        .where('action', 'in', ['policy.activate', 'policy.rollback'])
-        .where('outcome', '=', 'success')
-        .where('target_type', '=', 'policy_pointer')
-        .where('target_id', '=', `${input.name}|${input.scope}`)
-        .orderBy('chain_seq')
-        .execute();
-      // The history starts at no pointer (null: the built-in default), which is never popped.
-      const stack: (string | null)[] = [null];
-      for (const move of moves) {
-        if (move.action === 'policy.activate') stack.push(move.to_id);
-        else if (stack.length > 1) stack.pop();
-      }
-      const replayed = stack.length >= 2 && stack.at(-1) === currentId;
-      let target: string | null;
-      let previous: string | null = null;
-      if (replayed) {
-        target = stack.at(-2)!;
-        previous = stack.at(-3) ?? null;
-      } else if (current) {
-        // A history that does not end at the pointer (rows written outside sumda): one step back
-        // only, to the remembered previous version, or to the default when none is remembered.
-        target = current.previous_version_id;
-      } else {
-        throw new UsageError(
-          `${input.name} (${input.scope}) is on the ${input.scope === 'global' ? 'built-in default' : 'global pointer'}; nothing to roll back to`,
-        );
-      }
-      return movePointer(
-        trx,
-        op,
-        'policy.rollback',
-        input.name,
-        input.scope,
-        target,
-        previous,
-        input.reason,
-        current,
-      );
-    },
-    { type: 'policy_pointer', id: `${input.name}|${input.scope}` },
-  );
+  return changePointer(db, op, 'policy.rollback', input, async (trx, current) => {
+    const currentId = current?.version_id ?? null;
+    const moves = await trx
+      .selectFrom('admin.audit_log')
+      .select(['action', sql<string | null>`after->>'version_id'`.as('to_id')])
+      .where('action', 'in', ['policy.activate', 'policy.rollback'])
+      .where('outcome', '=', 'success')
+      .where('target_type', '=', 'policy_pointer')
+      .where('target_id', '=', pointerId(input))
+      .orderBy('chain_seq')
+      .execute();
+    // The history starts at no pointer (null: the built-in default), which is never popped.
+    const stack: (string | null)[] = [null];
+    for (const move of moves) {
+      if (move.action === 'policy.activate') stack.push(move.to_id);
+      else if (stack.length > 1) stack.pop();
+    }
+    if (stack.length >= 2 && stack.at(-1) === currentId) {
+      return { versionId: stack.at(-2)!, previousId: stack.at(-3) ?? null };
+    }
+    if (current) {
+      // A history that does not end at the pointer (rows written outside sumda): one step back
+      // only, to the remembered previous version, or to the default when none is remembered.
+      return { versionId: current.previous_version_id, previousId: null };
+    }
+    throw new UsageError(
+      `${input.name} (${input.scope}) is on the ${input.scope === 'global' ? 'built-in default' : 'global pointer'}; nothing to roll back to`,
+    );
+  });
 }
 
 export async function listPolicies(db: Kysely<Database>) {
