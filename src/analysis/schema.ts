@@ -14,15 +14,10 @@ import { z } from 'zod';
 
 export const ANALYSIS_SCHEMA_VERSION = 'analysis.v1';
 
-export const EMOTIONS = [
-  'joy',
-  'gratitude',
-  'calm',
-  'pride',
-  'excitement',
-  'love',
-  'hope',
-  'neutral',
+/** The emotions that feel good; reports count them +1 (src/reports/summary.ts EMOTION_POLARITY). */
+export const POSITIVE_EMOTIONS = ['joy', 'gratitude', 'calm', 'pride', 'excitement', 'love', 'hope'] as const;
+/** The emotions that hurt; reports count them −1. */
+export const NEGATIVE_EMOTIONS = [
   'sadness',
   'anxiety',
   'anger',
@@ -32,6 +27,8 @@ export const EMOTIONS = [
   'shame',
   'despair',
 ] as const;
+/** Every emotion, in this order (the offline analyzer indexes by it): positive, neutral, negative. */
+export const EMOTIONS = [...POSITIVE_EMOTIONS, 'neutral', ...NEGATIVE_EMOTIONS] as const;
 export type Emotion = (typeof EMOTIONS)[number];
 
 export const ETHICS_TAGS = [

@@ -14,7 +14,7 @@
  * - counted entry: an entry whose moderation_state is `visible` (blocked and deleted entries are left out).
  */
 import { z } from 'zod';
-import { EMOTIONS, type Emotion } from '../analysis/schema.ts';
+import { EMOTIONS, type Emotion, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS } from '../analysis/schema.ts';
 
 export const REPORT_SCHEMA_VERSION = 1;
 /**
@@ -26,26 +26,6 @@ export const REPORTED_USER_STATES = ['active', 'inactive'] as const;
 export const TOP_KEYWORDS = 5;
 /** Decimal places of every score and share. */
 export const SCORE_DECIMALS = 3;
-
-export const POSITIVE_EMOTIONS = [
-  'joy',
-  'gratitude',
-  'calm',
-  'pride',
-  'excitement',
-  'love',
-  'hope',
-] as const satisfies readonly Emotion[];
-export const NEGATIVE_EMOTIONS = [
-  'sadness',
-  'anxiety',
-  'anger',
-  'fear',
-  'loneliness',
-  'exhaustion',
-  'shame',
-  'despair',
-] as const satisfies readonly Emotion[];
 
 /** +1 positive, 0 neutral, −1 negative; an emotion not listed counts 0. */
 export const EMOTION_POLARITY: Readonly<Record<Emotion, -1 | 0 | 1>> = Object.fromEntries(

@@ -4,10 +4,11 @@
  * and the admin dashboard figures over many reports (`report stats`).
  */
 import { type Kysely, sql } from 'kysely';
+import { POSITIVE_EMOTIONS } from '../analysis/schema.ts';
 import type { Database } from '../db/types.ts';
 import { NotFoundError } from '../errors.ts';
 import { type PeriodType, periodContaining } from '../time/calendar.ts';
-import { POSITIVE_EMOTIONS, parseSummary, type ReportSummary } from './summary.ts';
+import { parseSummary, type ReportSummary } from './summary.ts';
 
 export interface UserReport {
   userId: string;
