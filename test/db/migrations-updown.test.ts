@@ -98,6 +98,8 @@ const CREATES: Record<string, { tables: string[]; functions: string[] }> = {
       'admin.session_operator',
     ],
   },
+  // sumda.mark_reports_stale upserts in a fixed order (no deadlocks between concurrent markers).
+  '0021_report_stale_lock_order': { tables: [], functions: [] },
 };
 
 const SNAPSHOT_QUERIES: Record<string, string> = {
