@@ -85,13 +85,12 @@ export async function analysisStats(db: Kysely<Database>, since: Date): Promise<
       where created_at >= ${since}
       group by 1, 2, 3
     ), failed as (
-      select context->>'prompt_name' as prompt_name, context->>'prompt_version' as prompt_version,
-             context->>'model_version' as model_version, count(*)::int as failures,
-             coalesce(sum((context->'tokens'->>'input')::bigint), 0)::bigint as input_tokens,
-             coalesce(sum((context->'tokens'->>'output')::bigint), 0)::bigint as output_tokens,
-             coalesce(sum((context->>'cost_usd')::numeric), 0)::float8 as cost_usd
-      from admin.error_logs
-      where service = 'analysis' and context->>'terminal' = 'true' and created_at >= ${since}
+      select prompt_name, prompt_version, model_version, count(*)::int as failures,
+             coalesce(sum(input_tokens), 0)::bigint as input_tokens,
+             coalesce(sum(output_tokens), 0)::bigint as output_tokens,
+             coalesce(sum(cost_usd), 0)::float8 as cost_usd
+      from sumda.analysis_failures
+      where failed_at >= ${since}
       group by 1, 2, 3
     )
     select coalesce(ok.prompt_name, failed.prompt_name) as prompt_name,
@@ -110,12 +109,12 @@ export async function analysisStats(db: Kysely<Database>, since: Date): Promise<
   return rows.rows;
 }
 
-/** Failures by outcome (refused, truncated, invalid_output, …) since a time. */
+/** Failures by outcome (refused, truncated, invalid_output, dead_lettered, …) since a time. */
 export async function failureOutcomes(db: Kysely<Database>, since: Date) {
   const rows = await sql<{ outcome: string; n: number }>`
-    select context->>'outcome' as outcome, count(*)::int as n
-    from admin.error_logs
-    where service = 'analysis' and context->>'terminal' = 'true' and created_at >= ${since}
-    group by 1 order by 2 desc`.execute(db);
+    select outcome, count(*)::int as n
+    from sumda.analysis_failures
+    where failed_at >= ${since}
+    group by 1 order by 2 desc, 1`.execute(db);
   return rows.rows;
 }

@@ -335,6 +335,12 @@ async function recordFailed(
       promptVersion: p.job.promptVersion,
       outcome: p.result.outcome,
       jobId: p.job.jobId,
+      spend: {
+        modelVersion: p.result.call.model,
+        inputTokens: p.result.call.tokens.input,
+        outputTokens: p.result.call.tokens.output,
+        costUsd: costOf(p.result.call.model, p.result.call.tokens)?.usd ?? null,
+      },
     })),
   );
   for (const p of failed) {

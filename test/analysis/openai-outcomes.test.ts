@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkerResult } from '../../jobs/runtime.ts';
 import { createOpenAIAnalyzer } from '../../src/analysis/openai.ts';
 import { costOf, PRICE_TABLE } from '../../src/analysis/pricing.ts';
+import { analysisStats, failureOutcomes } from '../../src/analysis/queries.ts';
 import { activePrompt, analysisSingletonKey, enqueueAnalyses } from '../../src/analysis/run.ts';
 import { ANALYSIS_SCHEMA_VERSION } from '../../src/analysis/schema.ts';
 import { safetyIdentifier } from '../../src/crypto/index.ts';
@@ -484,4 +485,15 @@ it('no log line carries a prompt', () => {
   const all = logs.lines.join('\n');
   expect(all).not.toContain('CASE-');
   expect(all).not.toContain('오늘은 친구와');
+});
+
+it('`analysis stats` counts the same once the error logs are trimmed: failures are not kept in logs', async () => {
+  const since = new Date(Date.now() - 86_400_000);
+  const before = await Promise.all([analysisStats(database.db, since), failureOutcomes(database.db, since)]);
+  expect(before[0].reduce((n, r) => n + r.failures, 0)).toBeGreaterThan(0);
+  // What log retention does to every analysis error row, whatever its age.
+  await sql`delete from admin.error_logs where service = 'analysis'`.execute(database.db);
+  expect(await Promise.all([analysisStats(database.db, since), failureOutcomes(database.db, since)])).toEqual(
+    before,
+  );
 });

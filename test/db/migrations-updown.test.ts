@@ -100,6 +100,8 @@ const CREATES: Record<string, { tables: string[]; functions: string[] }> = {
   },
   // sumda.mark_reports_stale upserts in a fixed order (no deadlocks between concurrent markers).
   '0021_report_stale_lock_order': { tables: [], functions: [] },
+  // Columns on sumda.analysis_failures: what the last failed call used (analysis stats).
+  '0022_analysis_failure_spend': { tables: [], functions: [] },
 };
 
 const SNAPSHOT_QUERIES: Record<string, string> = {
