@@ -8,12 +8,12 @@ import type { Kysely } from 'kysely';
 import type { Job } from 'pg-boss';
 import type { Analyzer } from '../src/analysis/analyzer.ts';
 import type { Config } from '../src/config/index.ts';
-import { loadKeyring } from '../src/crypto/keyring.ts';
 import { createDb } from '../src/db/connect.ts';
 import { assertSchemaCurrent } from '../src/db/schema-version.ts';
 import type { Database } from '../src/db/types.ts';
 import { recordError } from '../src/errorlog.ts';
 import { UsageError } from '../src/errors.ts';
+import { loadCheckedKeyring } from '../src/keys/checks.ts';
 import type { Logger } from '../src/log.ts';
 import type { WorkerMetrics } from '../src/metrics/worker.ts';
 import { PolicyResolver } from '../src/policy/resolver.ts';
@@ -148,7 +148,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
     await boss.start();
     cleanup.unshift(async () => boss.stop({ graceful: false, close: true }));
     await installQueues(boss);
-    const { keyring } = await loadKeyring(config, log);
+    // A wrong key under a known id stops the worker here (exit 4), before any job opens a thing.
+    const { keyring } = await loadCheckedKeyring(config, log, db);
     const resolver = new PolicyResolver(db, { ttlMs: 10_000, log });
     const analyzer = options.analyzer ?? (await analyzerFrom(config, log));
     const budget = createSharedBudget(

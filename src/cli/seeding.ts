@@ -7,13 +7,13 @@ export async function runSeed(
   operation?: import('../audit/index.ts').Operation,
 ): Promise<import('../seed/index.ts').SeedResult> {
   const { seed } = await import('../seed/index.ts');
-  const { loadKeyring } = await import('../crypto/keyring.ts');
+  const { loadCheckedKeyring } = await import('../keys/checks.ts');
   const { authorize } = await import('../admins/permissions.ts');
   const db = await ctx.db();
   // Seeding writes users and diaries: only an admin, named and checked (the demo passes its own).
   const op = operation ?? (await ctx.operation());
   await authorize(db, op, 'seed.run');
-  const { keyring, devKey } = await loadKeyring(ctx.config, ctx.log);
+  const { keyring, devKey } = await loadCheckedKeyring(ctx.config, ctx.log, db);
   if (devKey?.generated) {
     ctx.out.warn(
       `generated a DEVELOPMENT encryption key in ${devKey.path}; set SUMDA_ENCRYPTION_KEYS for real data`,

@@ -121,6 +121,20 @@ export function open(keyring: Keyring, sealed: Buffer, context: string): string 
   }
 }
 
+/**
+ * Whether `sealed` authenticates under the configured key its header names (for checking a key,
+ * not for reading: the text is decrypted to verify the tag and dropped here, never returned).
+ */
+export function authenticates(keyring: Keyring, sealed: Buffer, context: string): boolean {
+  try {
+    open(keyring, sealed, context);
+    return true;
+  } catch (error) {
+    if (error instanceof DecryptionError) return false;
+    throw error;
+  }
+}
+
 /** Re-seals with the active key; returns undefined when it already is sealed with it. */
 export function reseal(keyring: Keyring, sealed: Buffer, context: string): Buffer | undefined {
   if (keyIdOf(sealed) === keyring.active.id) return undefined;

@@ -102,6 +102,8 @@ const CREATES: Record<string, { tables: string[]; functions: string[] }> = {
   '0021_report_stale_lock_order': { tables: [], functions: [] },
   // Columns on sumda.analysis_failures: what the last failed call used (analysis stats).
   '0022_analysis_failure_spend': { tables: [], functions: [] },
+  // Its table lives in the sumda schema (a key check value per encryption key id).
+  '0023_key_checks': { tables: [], functions: [] },
 };
 
 const SNAPSHOT_QUERIES: Record<string, string> = {

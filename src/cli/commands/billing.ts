@@ -20,9 +20,9 @@ function parseWon(text: string, flag: string): number {
 }
 
 async function billingDeps(ctx: CommandContext) {
-  const { loadKeyring } = await import('../../crypto/keyring.ts');
+  const { loadCheckedKeyring } = await import('../../keys/checks.ts');
   const { createBillingDeps } = await import('../../billing/index.ts');
-  const { keyring } = await loadKeyring(ctx.config, ctx.log);
+  const { keyring } = await loadCheckedKeyring(ctx.config, ctx.log, await ctx.db());
   return createBillingDeps({
     db: await ctx.db(),
     keyring,

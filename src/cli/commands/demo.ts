@@ -167,9 +167,9 @@ export function registerDemo(program: Command): void {
           }
 
           heading(ctx, '3. analysis (offline analyzer; set OPENAI_API_KEY to use the model)');
-          const { loadKeyring } = await import('../../crypto/keyring.ts');
+          const { loadCheckedKeyring } = await import('../../keys/checks.ts');
           const { seedSafetyScenario } = await import('../../seed/scenario.ts');
-          const { keyring } = await loadKeyring(ctx.config, ctx.log);
+          const { keyring } = await loadCheckedKeyring(ctx.config, ctx.log, await ctx.db());
           await seedSafetyScenario(await ctx.db(), keyring);
           const { runWorker } = await import('../../../jobs/runtime.ts');
           const { createLogger } = await import('../../log.ts');

@@ -14,8 +14,8 @@ const STATE_LABEL: Record<KeyState, string> = {
 };
 
 async function keyring(ctx: CommandContext) {
-  const { loadKeyring } = await import('../../crypto/keyring.ts');
-  const { keyring, devKey } = await loadKeyring(ctx.config, ctx.log);
+  const { loadCheckedKeyring } = await import('../../keys/checks.ts');
+  const { keyring, devKey } = await loadCheckedKeyring(ctx.config, ctx.log, await ctx.db());
   if (devKey)
     ctx.out.warn(`using the DEVELOPMENT key in ${devKey.path}; set SUMDA_ENCRYPTION_KEYS for real data`);
   return keyring;

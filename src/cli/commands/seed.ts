@@ -59,8 +59,8 @@ export function registerSeed(program: Command): void {
           let scenario = 0;
           if (opts.scenario && (!opts.endDate || opts.endDate === seoulDate(new Date()))) {
             const { seedSafetyScenario } = await import('../../seed/scenario.ts');
-            const { loadKeyring } = await import('../../crypto/keyring.ts');
-            const { keyring } = await loadKeyring(ctx.config, ctx.log);
+            const { loadCheckedKeyring } = await import('../../keys/checks.ts');
+            const { keyring } = await loadCheckedKeyring(ctx.config, ctx.log, await ctx.db());
             scenario = await seedSafetyScenario(await ctx.db(), keyring);
           }
           if (ctx.out.json) return ctx.out.data({ ...result, scenarioEntries: scenario });
