@@ -15,6 +15,7 @@ const FK = '23503';
 // (restrict_violation) on the embedded PostgreSQL 18. Same meaning; either is right.
 const STILL_REFERENCED = ['23503', '23001'];
 const UNIQUE = '23505';
+const CHECK = '23514';
 
 type PgError = { code?: string; constraint?: string; message?: string };
 type Row = Record<string, unknown>;
@@ -296,6 +297,34 @@ describe('diary_entries.content_key_id', () => {
   it('cannot be written by a client', async () => {
     const error = await failure(`update diary_entries set content_key_id = 'forged'`);
     expect(error.code).toBe('428C9'); // generated_always
+  });
+});
+
+describe('sumda.analysis_failures: what the last failed call used', () => {
+  // The sumda schema is outside the table-driven catalog of constraints.test.ts: its checks are here.
+  it('takes a failure with its spend, and refuses negative tokens and cost', async () => {
+    const user = await newUser();
+    const sealed = seal(createKeyring([{ id: 'k1', key: randomBytes(32) }]), '실패한 분석', user);
+    const diary = (await insert('diary_entries', { user_id: user, content_enc: sealed })).id as string;
+    const row = { diary_id: diary, prompt_name: 'analysis', prompt_version: 'v1', outcome: 'refused' };
+    const stored = await insert('sumda.analysis_failures', {
+      ...row,
+      model_version: 'gpt-4o-mini-2024-07-18',
+      input_tokens: 900,
+      output_tokens: 40,
+      cost_usd: 0.0002,
+    });
+    expect(stored).toMatchObject({ input_tokens: '900', output_tokens: '40', cost_usd: '0.0002' });
+    for (const [column, constraint] of [
+      ['input_tokens', 'analysis_failures_input_tokens_check'],
+      ['output_tokens', 'analysis_failures_output_tokens_check'],
+      ['cost_usd', 'analysis_failures_cost_usd_check'],
+    ] as const) {
+      const error = await failure(`update sumda.analysis_failures set ${column} = -1 where diary_id = $1`, [
+        diary,
+      ]);
+      expect(error).toMatchObject({ code: CHECK, constraint });
+    }
   });
 });
 
