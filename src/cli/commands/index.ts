@@ -30,7 +30,9 @@ export const COMMANDS: CommandModule[] = [
   { file: 'moderation.ts', load: async () => (await import('./moderation.ts')).registerModeration },
   { file: 'user.ts', load: async () => (await import('./user.ts')).registerUser },
   // billing: plans, subscriptions, renewals through Toss
-  { file: 'billing.ts', load: async () => (await import('./billing.ts')).registerBillingCommands },
+  { file: 'plan.ts', load: async () => (await import('./plan.ts')).registerPlan },
+  { file: 'subscription.ts', load: async () => (await import('./subscription.ts')).registerSubscription },
+  { file: 'billing.ts', load: async () => (await import('./billing.ts')).registerBilling },
   { file: 'report.ts', load: async () => (await import('./report.ts')).registerReport },
   // service operations: points, events, support, announcements, logs
   { file: 'points.ts', load: async () => (await import('./points.ts')).registerPoints },

@@ -98,17 +98,21 @@ export const MANIFEST: Record<string, ManifestEntry[]> = {
       term: 'user',
     },
   ],
-  'billing.ts': [
+  'plan.ts': [
     {
       name: 'plan',
       description: 'subscription plans: the catalogue on sale (prices in KRW, VAT included)',
       term: 'plan',
     },
+  ],
+  'subscription.ts': [
     {
       name: 'subscription',
       description: 'one subscriber: status, payments, cancel, resume, change plan',
       term: 'subscription',
     },
+  ],
+  'billing.ts': [
     {
       name: 'billing',
       description: 'renewals through Toss Payments: due, run, reconcile, refund, stats',
