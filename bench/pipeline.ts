@@ -32,7 +32,7 @@ import { type Bench, progress, type Scratch, scratchDatabase } from './support.t
 
 const DAYS = 90;
 /** Seeded users write on 25–90% of days: 0.575 on average. */
-const ENTRIES_PER_USER = DAYS * 0.575;
+const WRITING_DAYS = 0.575;
 
 export interface AnalysisTemplate {
   db: Scratch;
@@ -41,24 +41,30 @@ export interface AnalysisTemplate {
   key: string;
 }
 
-/** Seeds enough users for `entries` diary entries and queues exactly that many analysis jobs. */
+/**
+ * Seeds enough users for `entries` diary entries and queues exactly that many analysis jobs.
+ * `days`: how many days each user's diary spans (default 90: ~52 entries a user; fewer days spread
+ * the same entries over more users).
+ */
 export async function analysisTemplate(
   bench: Bench,
   label: string,
   entries: number,
+  options: { days?: number } = {},
 ): Promise<AnalysisTemplate> {
+  const days = options.days ?? DAYS;
   const scratch = await scratchDatabase(bench, label, { migrated: true });
   const key = { id: 'bench', key: randomBytes(32) };
   const db = createDb(scratch.url, { max: 4, applicationName: 'sumda-bench' });
   const boss = createBoss(scratch.url, { max: 4 });
   try {
-    const users = Math.ceil((entries / ENTRIES_PER_USER) * 1.1);
-    progress(`seeding ${users} users × ${DAYS} days for ${entries.toLocaleString('en-US')} entries`);
+    const users = Math.ceil((entries / (days * WRITING_DAYS)) * 1.1);
+    progress(`seeding ${users} users × ${days} days for ${entries.toLocaleString('en-US')} entries`);
     await seed(
       db,
       createKeyring([key]),
       { actor: null, requestId: randomUUID(), command: 'bench' },
-      { users, days: DAYS, seed: 11, endDate: '2025-06-30' },
+      { users, days, seed: 11, endDate: '2025-06-30' },
     );
     const rows = await db
       .selectFrom('diary_entries')
