@@ -259,7 +259,9 @@ describe('the CLI prints the same numbers and writes nothing', () => {
     expect(r.stderr).toContain('slip.slip_spikes');
   });
 
-  it('sumda policy publish slip --dry-run --json writes nothing', async () => {
+  // `policy publish slip|ethics --dry-run` replays the candidate as `slip replay` does: the same
+  // numbers, before anything is written — and nothing is.
+  it('sumda policy publish slip --dry-run --json prints the replay numbers and writes nothing', async () => {
     const before = await counts(database.db);
     const r = await runSumda(
       [
@@ -279,28 +281,6 @@ describe('the CLI prints the same numbers and writes nothing', () => {
     );
     expect(r.code).toBe(0);
     expect(await counts(database.db)).toEqual(before);
-  });
-
-  // `policy publish slip|ethics --dry-run` replays the candidate as `slip replay` does: the same
-  // numbers, before anything is written.
-  it('sumda policy publish slip --dry-run --json prints the replay numbers', async () => {
-    const r = await runSumda(
-      [
-        'policy',
-        'publish',
-        'slip',
-        '--version',
-        'v1.1.0',
-        '--file',
-        file,
-        '--dry-run',
-        '--days',
-        '30',
-        '--json',
-      ],
-      { env: cliEnv(database.url, 'lead@sumda.test') },
-    );
-    expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({
       baseline: expected.baseline,
       candidate: expected.candidate,
