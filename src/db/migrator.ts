@@ -131,6 +131,34 @@ async function actAsOwner(db: Kysely<any>, local: boolean): Promise<boolean> {
   return true;
 }
 
+/**
+ * Runs one migration step as the schema owner: in a transaction with a lock timeout, or — for a
+ * migration that opts out (`transactional = false`) — on the session, resetting the role after.
+ */
+async function asOwner(
+  db: Kysely<any>,
+  mod: { transactional?: boolean },
+  options: { statementLockTimeoutMs?: number },
+  step: (executor: Kysely<any>) => Promise<void>,
+): Promise<void> {
+  if (mod.transactional === false) {
+    const owner = await actAsOwner(db, false);
+    try {
+      await step(db);
+    } finally {
+      if (owner) await sql`reset role`.execute(db);
+    }
+    return;
+  }
+  await db.transaction().execute(async (trx) => {
+    await sql`select set_config('lock_timeout', ${`${options.statementLockTimeoutMs ?? 10_000}ms`}, true)`.execute(
+      trx,
+    );
+    await actAsOwner(trx, true);
+    await step(trx);
+  });
+}
+
 /** A failing migration names itself: the error says which file and which direction. */
 async function runStep(name: string, direction: 'up' | 'down', fn: () => Promise<void>): Promise<void> {
   try {
@@ -332,24 +360,10 @@ export async function migrate(options: MigratorOptions & { dryRun?: boolean }): 
             executor,
           );
         };
-        if (mod.transactional === false) {
-          const owner = await actAsOwner(db, false);
-          try {
-            await runStep(name, 'up', () => mod.up(db));
-            await record(db);
-          } finally {
-            if (owner) await sql`reset role`.execute(db);
-          }
-        } else {
-          await db.transaction().execute(async (trx) => {
-            await sql`select set_config('lock_timeout', ${`${options.statementLockTimeoutMs ?? 10_000}ms`}, true)`.execute(
-              trx,
-            );
-            await actAsOwner(trx, true);
-            await runStep(name, 'up', () => mod.up(trx));
-            await record(trx);
-          });
-        }
+        await asOwner(db, mod, options, async (executor) => {
+          await runStep(name, 'up', () => mod.up(executor));
+          await record(executor);
+        });
         options.onEvent?.({ type: 'done', name, direction: 'up', ms: performance.now() - started });
         applied.push(name);
       }
@@ -525,26 +539,11 @@ export async function migrateDown(options: DownOptions): Promise<DownResult> {
         const started = performance.now();
         const forget = (executor: Kysely<any>) =>
           sql`delete from public.${sql.raw(MIGRATIONS_TABLE)} where name = ${name}`.execute(executor);
-        if (mod.transactional === false) {
-          const owner = await actAsOwner(db, false);
-          try {
-            await options.record?.(db, name, plan);
-            await runStep(name, 'down', () => mod.down!(db));
-            await forget(db);
-          } finally {
-            if (owner) await sql`reset role`.execute(db);
-          }
-        } else {
-          await db.transaction().execute(async (trx) => {
-            await sql`select set_config('lock_timeout', ${`${options.statementLockTimeoutMs ?? 10_000}ms`}, true)`.execute(
-              trx,
-            );
-            await actAsOwner(trx, true);
-            await options.record?.(trx, name, plan);
-            await runStep(name, 'down', () => mod.down!(trx));
-            await forget(trx);
-          });
-        }
+        await asOwner(db, mod, options, async (executor) => {
+          await options.record?.(executor, name, plan);
+          await runStep(name, 'down', () => mod.down!(executor));
+          await forget(executor);
+        });
         options.onEvent?.({ type: 'done', name, direction: 'down', ms: performance.now() - started });
       }
       return { reverted: steps, dryRun: false, losses };
