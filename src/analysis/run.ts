@@ -2,7 +2,8 @@
  * Analysing diary entries, a batch at a time: load the entries, skip what is done or paused,
  * decrypt in memory, render the prompt named by the analysis policy, ask the analyzer (calls run
  * concurrently), validate, and store every result with its private metadata — plus the slip check
- * it triggers — in one transaction. Failures are recorded (admin.error_logs), never papered over.
+ * it triggers — in one transaction. Failures are recorded (sumda.analysis_failures, and a line in
+ * admin.error_logs), never papered over.
  * Safe to run twice: results are unique per (diary, prompt name, prompt version).
  */
 import { type Kysely, sql } from 'kysely';
