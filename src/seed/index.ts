@@ -255,8 +255,10 @@ export async function seed(
         content_enc: seal(keyring, diary.body, user.id),
         created_at: at,
       });
-      if (batch.length >= DIARY_BATCH) await flush();
     }
+    // Batches end between users: each insert's trigger upserts the user's report_stale rows, and
+    // two statements in flight upserting the same user's rows in different orders deadlock.
+    if (batch.length >= DIARY_BATCH) await flush();
   }
   await flush();
   await Promise.all(inflight);

@@ -54,9 +54,26 @@ describe('sumda demo on the embedded database', () => {
     expect(again.seed.diaries).toBe(0);
     expect(second.stderr).not.toContain('DEVELOPMENT encryption key');
 
-    // The server was stopped when the command ended: nothing is left running.
+    // The server stays up between commands (until `db stop` or the idle stop), so the next one
+    // does not pay for a start.
     const url = await runSumda(['db', 'url', '--json'], { env });
-    expect(JSON.parse(url.stdout)).toMatchObject({ embedded: true, running: false });
+    expect(JSON.parse(url.stdout)).toMatchObject({ embedded: true, running: true });
+  });
+
+  it('with SUMDA_EMBEDDED_IDLE the server stops by itself once no command has used it that long', {
+    timeout: 3 * STEP_MS,
+  }, async () => {
+    const env = { SUMDA_DATA_DIR: dataDir, SUMDA_EMBEDDED_IDLE: '2s' };
+    await runSumda(['db', 'stop'], { env });
+    expect((await runSumda(['db', 'status'], { env })).code).toBe(0);
+    // Waits for an event, not a duration: the idle watcher stops the server (its pid file goes).
+    const postmaster = join(dataDir, 'pg', 'postmaster.pid');
+    expect(existsSync(postmaster)).toBe(true);
+    for (let i = 0; i < 240 && existsSync(postmaster); i++) await new Promise((r) => setTimeout(r, 250));
+    const running = JSON.parse((await runSumda(['db', 'url', '--json'], { env })).stdout).running;
+    expect(running).toBe(false);
+    const stopped = await runSumda(['db', 'stop'], { env });
+    expect(stopped.stdout).toContain('embedded PostgreSQL was not running');
   });
 
   // Seven commands, each starting Node and some the embedded server.
