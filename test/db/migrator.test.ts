@@ -71,6 +71,31 @@ describe('migrate', () => {
     expect(status.map((s) => s.state)).toEqual(['applied', 'pending']);
   });
 
+  it('runs a step again when a shared catalog row collided with another database (XX000), up to three tries', async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await client.query('create sequence public.fixture_race_tries');
+      const result = await migrate({ url: db.url, dir: fixture('migrations-catalog-race') });
+      expect(result.applied).toEqual(['0001_races']);
+      expect(
+        (await client.query('select last_value::int as n from public.fixture_race_tries')).rows[0].n,
+      ).toBe(3);
+
+      // A collision that outlasts the three tries is reported, and nothing of the step is left.
+      await migrateDown({ url: db.url, dir: fixture('migrations-catalog-race') });
+      await client.query('alter sequence public.fixture_race_tries restart with 1');
+      process.env.FIXTURE_RACES = '3';
+      await expect(migrate({ url: db.url, dir: fixture('migrations-catalog-race') })).rejects.toThrow(
+        /^migration 0001_races failed \(up\): tuple concurrently updated \[XX000\]$/,
+      );
+      expect(await tables(db.url)).toEqual(['sumda_migrations']);
+    } finally {
+      delete process.env.FIXTURE_RACES;
+      await client.end();
+    }
+  });
+
   it('waits for the lock and gives up with LockBusyError after --lock-timeout', async () => {
     const holder = new pg.Client({ connectionString: db.url });
     await holder.connect();
