@@ -14,6 +14,9 @@ import { durationMs, MAX_DURATION_DAYS } from '../time/grammar.ts';
 export const POLICY_NAMES = ['ethics', 'slip', 'tone', 'mode', 'analysis'] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
+/** The most crisis resources an ethics policy may list. */
+export const MAX_CRISIS_RESOURCES = 20;
+
 const koreanText = (max: number) => z.string().min(1).max(max);
 /** Policy durations use the one grammar (src/time/grammar.ts), at least a minute. */
 const duration = z
@@ -35,12 +38,19 @@ const message = z.object({ title: koreanText(60), body: koreanText(600) }).stric
 export const ethicsSchema = z
   .object({
     /** Tags that put the entry in the moderation queue for an operator (never deleted automatically). */
-    moderation_tags: z.array(z.enum(ETHICS_TAGS)),
+    moderation_tags: z.array(z.enum(ETHICS_TAGS)).max(ETHICS_TAGS.length),
     /** Tags that route to the crisis flow, whatever the slip decision. */
-    crisis_tags: z.array(z.enum(ETHICS_TAGS)).min(1, 'the crisis flow needs at least one tag'),
+    crisis_tags: z
+      .array(z.enum(ETHICS_TAGS))
+      .min(1, 'the crisis flow needs at least one tag')
+      .max(ETHICS_TAGS.length),
     /** Replace the generated interpretation/question with the vetted template when a crisis tag is present. */
     replace_output_on_crisis: z.boolean(),
-    crisis_resources: z.array(crisisResource).min(1, 'crisis resources must never be empty'),
+    // A handful in practice (109, 1577-0199, 1388, 112/119); a page of them helps nobody in crisis.
+    crisis_resources: z
+      .array(crisisResource)
+      .min(1, 'crisis resources must never be empty')
+      .max(MAX_CRISIS_RESOURCES, `at most ${MAX_CRISIS_RESOURCES} crisis resources`),
     crisis_message: message,
     /** The vetted text that replaces the AI's interpretation and question on crisis entries. */
     crisis_template: z

@@ -4,7 +4,7 @@ import { UsageError } from '../../errors.ts';
 import { parseDuration, parseInstant } from '../../time/grammar.ts';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
-import { parseIntFlag, parseJson, parseUuid } from '../input.ts';
+import { jsonShapeProblem, parseIntFlag, parseJson, parseUuid } from '../input.ts';
 
 export function registerOverride(program: Command): void {
   const override = program
@@ -123,10 +123,14 @@ export function registerOverride(program: Command): void {
  * nobody has to type `'"warm"'`. The policy schema then says whether a string fits the key.
  */
 export function parseOverrideValue(text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     if (/^[\p{L}\p{N}_.:-]+$/u.test(text)) return text;
     return parseJson(text, 'the override value (JSON, or a bare word for a string)');
   }
+  const problem = jsonShapeProblem(value);
+  if (problem) throw new UsageError(`the override value: ${problem}`);
+  return value;
 }
