@@ -171,9 +171,9 @@ export function registerDemo(program: Command): void {
           const { seedSafetyScenario } = await import('../../seed/scenario.ts');
           const { keyring } = await loadCheckedKeyring(ctx.config, ctx.log, await ctx.db());
           await seedSafetyScenario(await ctx.db(), keyring);
-          const { runWorker } = await import('../../../jobs/runtime.ts');
+          const { runJobRuntime } = await import('../runtime.ts');
           const { createLogger } = await import('../../log.ts');
-          const worked = await runWorker({
+          const worked = await runJobRuntime({
             url,
             config: ctx.config,
             log: createLogger({ level: 'warn', format: ctx.config.logFormat }).child({

@@ -44,8 +44,8 @@ export function registerWorker(program: Command): void {
           metricsHost: string;
           dbPool?: string;
         }>(async (ctx, opts) => {
-          const { runWorker } = await import('../../../jobs/runtime.ts');
-          const result = await runWorker({
+          const { runJobRuntime } = await import('../runtime.ts');
+          const result = await runJobRuntime({
             url: await ctx.databaseUrl(),
             config: ctx.config,
             log: ctx.log,
