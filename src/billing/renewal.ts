@@ -339,6 +339,8 @@ interface RenewalView extends SubscriptionRow {
   open_order_id: string | null;
   open_amount: number | null;
   last_attempt: number;
+  /** The renewal notice for this period was already sent (the scan sends it days ahead). */
+  noticed: boolean;
   cap: number | null;
   paid_id: string | null;
 }
@@ -362,6 +364,9 @@ async function loadForRenewal(trx: Trx, ids: readonly string[], now: Date): Prom
                and x.status in ('approved', 'partially_refunded', 'refunded') limit 1) as paid_id,
            (select coalesce(max(x.attempt), 0) from public.payments x
              where x.subscription_id = s.id and x.kind = 'renewal' and x.period_start = s.next_billing_at)::int as last_attempt,
+           exists (select 1 from public.notifications n
+             where n.user_id = s.user_id
+               and n.dedupe_key = 'billing:notice:' || s.id || ':' || (extract(epoch from s.next_billing_at) * 1000)::bigint) as noticed,
            greatest(
              (select x.amount from public.payments x
                where x.subscription_id = s.id and x.kind = 'renewal'
@@ -549,7 +554,7 @@ async function prepare(
     }
     if (fresh.length === 0) return decided;
     const byText = new Map<string, NewAttempt[]>();
-    for (const f of fresh) {
+    for (const f of fresh.filter((a) => !a.sub.noticed)) {
       const text = `${f.notice.title}\n${f.notice.body}`;
       byText.set(text, [...(byText.get(text) ?? []), f]);
     }

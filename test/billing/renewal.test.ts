@@ -452,5 +452,16 @@ describe('the consent rule', () => {
     expect(told[0]!.message).toContain('4월 5일');
     expect(told[0]!.message).toContain('해지는 앱의');
     expect(await notifications(later.userId)).toHaveLength(0);
+    // The renewal itself, days later, finds the notice sent and sends none.
+    c.set(kst('2026-04-05T09:00:00'));
+    const { subscriptionId } = (
+      await database.db
+        .selectFrom('subscriptions')
+        .select('id as subscriptionId')
+        .where('user_id', '=', userId)
+        .execute()
+    )[0]!;
+    expect((await renewSubscription(d, subscriptionId)).outcome).toBe('approved');
+    expect((await notifications(userId)).filter((n) => n.title === '정기결제 예정 안내')).toHaveLength(1);
   });
 });
