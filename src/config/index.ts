@@ -25,6 +25,11 @@ export interface EncryptionKey {
 export interface Config {
   /** Where Postgres is; undefined means "use the embedded server under dataDir". */
   readonly databaseUrl: string | undefined;
+  /**
+   * SUMDA_WORKER_DATABASE_URL: what `sumda worker` connects with (a sumda_worker login), so one
+   * environment can hold both the operator's URL and the worker's; unset = DATABASE_URL.
+   */
+  readonly workerDatabaseUrl: string | undefined;
   readonly dataDir: string;
   /** The embedded server stops this long after the last command that used it (0: at once). */
   readonly embeddedIdleMs: number;
@@ -146,6 +151,10 @@ const envSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must start with postgres:// or postgresql://')
     .optional(),
+  SUMDA_WORKER_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'SUMDA_WORKER_DATABASE_URL must start with postgres:// or postgresql://')
+    .optional(),
   SUMDA_DATA_DIR: z.string().min(1).optional(),
   SUMDA_EMBEDDED_IDLE: z
     .string()
@@ -244,6 +253,7 @@ export function loadConfig(
   };
   const raw = {
     DATABASE_URL: pick('DATABASE_URL', flags.databaseUrl),
+    SUMDA_WORKER_DATABASE_URL: pick('SUMDA_WORKER_DATABASE_URL'),
     SUMDA_DATA_DIR: pick('SUMDA_DATA_DIR', flags.dataDir),
     SUMDA_EMBEDDED_IDLE: pick('SUMDA_EMBEDDED_IDLE'),
     SUMDA_ACTOR: pick('SUMDA_ACTOR', flags.actor),
@@ -287,6 +297,7 @@ export function loadConfig(
   const data = parsed.data;
   const config: Config = {
     databaseUrl: data.DATABASE_URL,
+    workerDatabaseUrl: data.SUMDA_WORKER_DATABASE_URL,
     dataDir: resolve(cwd, data.SUMDA_DATA_DIR ?? defaultDataDir(env)),
     embeddedIdleMs:
       data.SUMDA_EMBEDDED_IDLE === undefined
@@ -345,6 +356,9 @@ function deepFreeze<T>(value: T): T {
 export function describeConfig(config: Config): Record<string, unknown> {
   return {
     DATABASE_URL: config.databaseUrl ? redactUrl(config.databaseUrl) : '(embedded)',
+    SUMDA_WORKER_DATABASE_URL: config.workerDatabaseUrl
+      ? redactUrl(config.workerDatabaseUrl)
+      : '(unset: the worker uses DATABASE_URL)',
     SUMDA_DATA_DIR: config.dataDir,
     SUMDA_EMBEDDED_IDLE: config.databaseUrl
       ? '(not used: DATABASE_URL is set)'

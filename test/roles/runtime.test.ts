@@ -43,9 +43,18 @@ beforeAll(async () => {
 afterAll(() => dropLogins(Object.values(logins)));
 
 function as(role: string, args: string[], actor?: string) {
+  // The worker connects with SUMDA_WORKER_DATABASE_URL, next to an operator's DATABASE_URL (whose
+  // grants could not store an analysis): one environment for both, each its own login.
+  const urls =
+    role === 'worker'
+      ? {
+          DATABASE_URL: urlAs(database.url, logins.operator!),
+          SUMDA_WORKER_DATABASE_URL: urlAs(database.url, logins.worker!),
+        }
+      : { DATABASE_URL: urlAs(database.url, logins[role]!) };
   return runSumda(args, {
     env: {
-      DATABASE_URL: urlAs(database.url, logins[role]!),
+      ...urls,
       SUMDA_ENCRYPTION_KEYS: keys.env,
       SUMDA_TOKEN: actor ? tokens[actor] : undefined,
       SUMDA_ANALYZER: 'local',

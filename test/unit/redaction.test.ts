@@ -55,11 +55,12 @@ describe('the audit command line', () => {
 });
 
 describe('configuration', () => {
-  it('sumda config shows no credentials of DATABASE_URL or OPENAI_BASE_URL', () => {
+  it('sumda config shows no credentials of DATABASE_URL, SUMDA_WORKER_DATABASE_URL or OPENAI_BASE_URL', () => {
     const config = loadConfig(
       {},
       {
         DATABASE_URL: `postgres://app:${SECRET}@db/sumda?sslpassword=${SECRET}`,
+        SUMDA_WORKER_DATABASE_URL: `postgres://worker_1:${SECRET}@db/sumda?password=${SECRET}`,
         OPENAI_BASE_URL: `https://proxy:${SECRET}@llm.internal/v1`,
         OPENAI_API_KEY: SECRET,
         SUMDA_AUDIT_KEY: `a1:${randomBytes(32).toString('base64')}`,
@@ -69,6 +70,10 @@ describe('configuration', () => {
     const shown = JSON.stringify(describeConfig(config));
     expect(shown).not.toContain(SECRET);
     expect(shown).toContain('"SUMDA_AUDIT_KEY":"a1:*****"');
+    expect(shown).toContain(
+      '"SUMDA_WORKER_DATABASE_URL":"postgres://worker_1:*****@db/sumda?password=*****"',
+    );
+    expect(config.workerDatabaseUrl).toBe(`postgres://worker_1:${SECRET}@db/sumda?password=${SECRET}`);
   });
 
   it('a key entry written the wrong way round is named by position, its key never printed', () => {

@@ -46,7 +46,8 @@ export function registerWorker(program: Command): void {
         }>(async (ctx, opts) => {
           const { runJobRuntime } = await import('../runtime.ts');
           const result = await runJobRuntime({
-            url: await ctx.databaseUrl(),
+            // The worker's own login when configured (its schema check happens in the runtime).
+            url: ctx.config.workerDatabaseUrl ?? (await ctx.databaseUrl()),
             config: ctx.config,
             log: ctx.log,
             queues: opts.queues
