@@ -3,6 +3,8 @@
  * and by filter (count, confirmation, one audit row with the actor), dead letters redriven, a
  * dry run and a refused confirmation that change nothing, an operator refused with exit 6 and a
  * denied audit row, and pausing / resuming a queue (sumda.queue_state plus audit, one transaction).
+ * Commands run in-process (`sumda`); exit 0, 2 and 6 and their output lines are also proven through
+ * the real bin/sumda subprocess (`runSumda`) once each for jobs and queues.
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
@@ -12,6 +14,7 @@ import { queueStats } from '../../src/jobadmin/stats.ts';
 import { createBoss, type PgBoss, pausedQueues } from '../../src/queue/boss.ts';
 import { auditRows, cliEnv, lastSeq, seedTeam, type Team } from '../admins/support.ts';
 import { runSumda } from '../support/cli.ts';
+import { runSumdaInProcess as sumda } from '../support/cli-inprocess.ts';
 import { useTestDatabase } from '../support/db.ts';
 
 const database = useTestDatabase();
@@ -73,10 +76,7 @@ describe('jobs retry', () => {
   it('a manager retries a failed job: back to retry, its dead-letter copy dropped, one audit row', async () => {
     const { id, deadId } = await failedJob(RUN);
     const before = await lastSeq(database.db);
-    const out = await runSumda(
-      ['jobs', 'retry', id, '--yes', '--reason', 'upstream is back'],
-      as(team.manager),
-    );
+    const out = await sumda(['jobs', 'retry', id, '--yes', '--reason', 'upstream is back'], as(team.manager));
     expect(out.stderr).not.toContain('error:');
     expect(out.code).toBe(0);
     expect(out.stdout).toContain('will retry 1 job(s)');
@@ -100,7 +100,7 @@ describe('jobs retry', () => {
 
   it('retrying a dead letter redrives it to its source queue as a new job', async () => {
     const { id, deadId } = await failedJob(RUN);
-    const out = await runSumda(['jobs', 'retry', deadId, '--yes'], as(team.manager));
+    const out = await sumda(['jobs', 'retry', deadId, '--yes'], as(team.manager));
     expect(out.code).toBe(0);
     expect(out.stdout).toContain('dead letters are redriven to their source queue');
     const match = out.stdout.match(new RegExp(`dead letter ${deadId} redriven to ${RUN} as ([0-9a-f-]{36})`));
@@ -119,7 +119,7 @@ describe('jobs retry', () => {
 
   it('names jobs it leaves alone, and refuses unknown ids with exit 2', async () => {
     const queued = await send(SLIP);
-    const out = await runSumda(['jobs', 'retry', queued, '--yes'], as(team.manager));
+    const out = await sumda(['jobs', 'retry', queued, '--yes'], as(team.manager));
     expect(out.code).toBe(0);
     expect(out.stderr).toContain(`${queued} (${SLIP}) is created; retry applies to failed: left alone`);
     expect(out.stdout).toContain('nothing to retry');
@@ -153,11 +153,11 @@ describe('jobs cancel and resume', () => {
   it('cancels a queued job and resumes it, each audited', async () => {
     const id = await send(SLIP);
     const before = await lastSeq(database.db);
-    const cancel = await runSumda(['jobs', 'cancel', id, '--yes'], as(team.admin));
+    const cancel = await sumda(['jobs', 'cancel', id, '--yes'], as(team.admin));
     expect(cancel.code).toBe(0);
     expect(cancel.stdout).toContain(`cancelled 1 job(s) (${SLIP}: 1)`);
     expect(await job(id)).toMatchObject({ state: 'cancelled' });
-    const resume = await runSumda(['jobs', 'resume', id, '--yes', '--json'], as(team.manager));
+    const resume = await sumda(['jobs', 'resume', id, '--yes', '--json'], as(team.manager));
     expect(resume.code).toBe(0);
     expect(JSON.parse(resume.stdout)).toMatchObject({ action: 'resume', requested: 1, changed: 1 });
     expect(await job(id)).toMatchObject({ state: 'created' });
@@ -181,7 +181,7 @@ describe('jobs … --all-matching', () => {
 
   it('--dry-run prints the count and the ids and writes nothing', async () => {
     const before = await lastSeq(database.db);
-    const out = await runSumda(
+    const out = await sumda(
       ['jobs', 'retry', '--all-matching', `queue=${SLIP},state=failed,since=1h`, '--dry-run'],
       as(team.manager),
     );
@@ -195,7 +195,7 @@ describe('jobs … --all-matching', () => {
 
   it('without a terminal and without --yes: exit 2, nothing changed', async () => {
     const before = await lastSeq(database.db);
-    const out = await runSumda(['jobs', 'retry', '--all-matching', `queue=${SLIP}`], as(team.manager));
+    const out = await sumda(['jobs', 'retry', '--all-matching', `queue=${SLIP}`], as(team.manager));
     expect(out.code).toBe(2);
     expect(out.stdout).toContain('will retry 3 job(s)');
     expect(out.stderr).toContain('refusing to retry 3 job(s) without confirmation');
@@ -205,10 +205,10 @@ describe('jobs … --all-matching', () => {
 
   it('rejects an unknown key, an unknown queue and a state the action cannot change with exit 2', async () => {
     for (const filter of [`queue=${SLIP},owner=me`, 'queue=nope', `queue=${SLIP},state=completed`]) {
-      const out = await runSumda(['jobs', 'retry', '--all-matching', filter, '--yes'], as(team.manager));
+      const out = await sumda(['jobs', 'retry', '--all-matching', filter, '--yes'], as(team.manager));
       expect(out.code, filter).toBe(2);
     }
-    const both = await runSumda(
+    const both = await sumda(
       ['jobs', 'retry', failed[0]!, '--all-matching', `queue=${SLIP}`],
       as(team.manager),
     );
@@ -217,10 +217,7 @@ describe('jobs … --all-matching', () => {
 
   it('with --yes retries exactly the counted jobs, in one audit row', async () => {
     const before = await lastSeq(database.db);
-    const out = await runSumda(
-      ['jobs', 'retry', '--all-matching', `queue=${SLIP}`, '--yes'],
-      as(team.manager),
-    );
+    const out = await sumda(['jobs', 'retry', '--all-matching', `queue=${SLIP}`, '--yes'], as(team.manager));
     expect(out.code).toBe(0);
     expect(out.stdout).toContain(`retried 3 job(s) (${SLIP}: 3)`);
     for (const id of failed) expect(await job(id)).toMatchObject({ state: 'retry' });
@@ -236,13 +233,13 @@ describe('jobs … --all-matching', () => {
   it('cancel matches queued jobs by default; resume matches the cancelled ones', async () => {
     const plan = await planJobAction(database.db, 'cancel', { match: { queue: SLIP } });
     expect(plan.jobs.map((j) => j.id).sort()).toEqual([...failed].sort());
-    const cancel = await runSumda(
+    const cancel = await sumda(
       ['jobs', 'cancel', '--all-matching', `queue=${SLIP}`, '--yes'],
       as(team.manager),
     );
     expect(cancel.code).toBe(0);
     for (const id of failed) expect(await job(id)).toMatchObject({ state: 'cancelled' });
-    const resume = await runSumda(
+    const resume = await sumda(
       ['jobs', 'resume', '--all-matching', `queue=${SLIP}`, '--yes'],
       as(team.manager),
     );
@@ -263,18 +260,18 @@ describe('queues pause and resume', () => {
     expect(state.rows).toEqual([{ paused_by: team.manager.id, reason: 'OpenAI incident' }]);
     expect(await pausedQueues(database.db)).toEqual(new Set([RUN]));
     expect((await queueStats(database.db)).find((r) => r.queue === RUN)?.paused).toBe(true);
-    const listed = JSON.parse((await runSumda(['queues', 'list', '--json'], as(team.operator))).stdout);
+    const listed = JSON.parse((await sumda(['queues', 'list', '--json'], as(team.operator))).stdout);
     expect(listed.find((q: { name: string }) => q.name === RUN).paused).toMatchObject({
       by: team.manager.email,
       reason: 'OpenAI incident',
     });
 
     // Pausing again changes nothing and writes nothing.
-    const again = await runSumda(['queues', 'pause', RUN, '--reason', 'again'], as(team.manager));
+    const again = await sumda(['queues', 'pause', RUN, '--reason', 'again'], as(team.manager));
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('already paused');
 
-    const resume = await runSumda(['queues', 'resume', RUN, '--reason', 'incident closed'], as(team.manager));
+    const resume = await sumda(['queues', 'resume', RUN, '--reason', 'incident closed'], as(team.manager));
     expect(resume.code).toBe(0);
     expect(await pausedQueues(database.db)).toEqual(new Set());
     const rows = await auditRows(database.db, { afterSeq: before });
@@ -289,13 +286,11 @@ describe('queues pause and resume', () => {
     const before = await lastSeq(database.db);
     const denied = await runSumda(['queues', 'pause', RUN, '--reason', 'x'], as(team.operator));
     expect(denied.code).toBe(6);
-    const unknown = await runSumda(['queues', 'pause', 'analysis.runs', '--reason', 'x'], as(team.manager));
+    const unknown = await sumda(['queues', 'pause', 'analysis.runs', '--reason', 'x'], as(team.manager));
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('hint: queues: analysis.scan, analysis.run');
-    expect((await runSumda(['queues', 'pause', `${RUN}.dead`, '--reason', 'x'], as(team.manager))).code).toBe(
-      2,
-    );
-    const dry = await runSumda(['queues', 'pause', RUN, '--reason', 'x', '--dry-run'], as(team.manager));
+    expect((await sumda(['queues', 'pause', `${RUN}.dead`, '--reason', 'x'], as(team.manager))).code).toBe(2);
+    const dry = await sumda(['queues', 'pause', RUN, '--reason', 'x', '--dry-run'], as(team.manager));
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain('would pause');
     expect(await pausedQueues(database.db)).toEqual(new Set());
