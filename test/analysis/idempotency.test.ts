@@ -35,7 +35,7 @@ import {
   testKeys,
   writeDiary,
 } from '../support/analysis.ts';
-import { runSumda } from '../support/cli.ts';
+import { runSumdaInProcess } from '../support/cli-inprocess.ts';
 import { useTestDatabase } from '../support/db.ts';
 
 const database = useTestDatabase();
@@ -84,8 +84,13 @@ function deps(): AnalysisDeps {
   };
 }
 
+/**
+ * `sumda analysis enqueue` in this process (its subprocess, exit codes included, is proven in
+ * test/roles/runtime.test.ts and test/calendar/grammar.test.ts): three spawns here cost over 30 s
+ * on a loaded machine.
+ */
 function enqueueCli(userId: string) {
-  return runSumda(['analysis', 'enqueue', '--user', userId, '--yes', '--json'], {
+  return runSumdaInProcess(['analysis', 'enqueue', '--user', userId, '--yes', '--json'], {
     env: { DATABASE_URL: database.url, SUMDA_ACTOR: ADMIN_EMAIL },
   });
 }

@@ -1,7 +1,13 @@
+/**
+ * The exit codes of the real bin/sumda: each code (0 to 5) is proven once through the subprocess
+ * (`runSumda`); the steps around it — setting a database up, checking the state after — run the same
+ * command line in-process (`sumda`), which is what CI time allows for ~90 test files.
+ */
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MIGRATION_LOCK_KEY } from '../../src/db/migrator.ts';
 import { runSumda } from '../support/cli.ts';
+import { runSumdaInProcess as sumda } from '../support/cli-inprocess.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
 const created: TestDatabase[] = [];
@@ -28,7 +34,7 @@ describe('exit codes of bad input', () => {
     const a = await runSumda(['db', 'migrat']);
     expect(a.code).toBe(2);
     expect(a.stderr).toContain('Did you mean migrate?');
-    const b = await runSumda(['db', 'status', '--chek']);
+    const b = await sumda(['db', 'status', '--chek']);
     expect(b.code).toBe(2);
     expect(b.stderr).toContain("unknown option '--chek'");
   });
@@ -51,7 +57,7 @@ describe('exit codes of bad input', () => {
   });
 
   it('config shows what is in effect with every secret redacted', async () => {
-    const r = await runSumda(['config', '--json'], {
+    const r = await sumda(['config', '--json'], {
       env: {
         DATABASE_URL: 'postgres://u:hunter2@db.example/sumda',
         OPENAI_API_KEY: 'sk-secret-1',
@@ -70,8 +76,8 @@ describe('exit codes of bad input', () => {
 
   it('--help and --version: 0', async () => {
     expect((await runSumda(['--help'])).code).toBe(0);
-    expect((await runSumda(['db', 'migrate', '--help'])).stdout).toContain('Examples:');
-    expect((await runSumda(['--version'])).code).toBe(0);
+    expect((await sumda(['db', 'migrate', '--help'])).stdout).toContain('Examples:');
+    expect((await sumda(['--version'])).code).toBe(0);
   });
 });
 
@@ -82,12 +88,12 @@ describe('sumda db', () => {
     const pending = await runSumda(['db', 'status', '--check', '--json'], { env });
     expect(pending.code).toBe(3);
     expect(JSON.parse(pending.stdout).pending).toBeGreaterThan(0);
-    const dry = await runSumda(['db', 'migrate', '--dry-run'], { env });
+    const dry = await sumda(['db', 'migrate', '--dry-run'], { env });
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain('would apply');
-    expect((await runSumda(['db', 'status', '--check'], { env })).code).toBe(3);
-    expect((await runSumda(['db', 'migrate'], { env })).code).toBe(0);
-    expect((await runSumda(['db', 'status', '--check'], { env })).code).toBe(0);
+    expect((await sumda(['db', 'status', '--check'], { env })).code).toBe(3);
+    expect((await sumda(['db', 'migrate'], { env })).code).toBe(0);
+    expect((await sumda(['db', 'status', '--check'], { env })).code).toBe(0);
   });
 
   it('two migrate runs started together both exit 0; one applies, the other finds nothing to do', async () => {
@@ -97,7 +103,7 @@ describe('sumda db', () => {
       runSumda(['db', 'migrate', '--json'], { env }),
       runSumda(['db', 'migrate', '--json'], { env }),
     ]);
-    expect([a.code, b.code]).toEqual([0, 0]);
+    expect([a.code, b.code], `${a.stderr}\n${b.stderr}`).toEqual([0, 0]);
     const applied = [JSON.parse(a.stdout).applied.length, JSON.parse(b.stdout).applied.length].sort();
     const total = (await query(db.url, 'select count(*)::int as n from sumda_migrations')).rows[0].n;
     expect(applied).toEqual([0, total]);
@@ -106,7 +112,7 @@ describe('sumda db', () => {
   it('validate exits 4 naming an edited migration with both hashes', async () => {
     const db = await emptyDb();
     const env = { DATABASE_URL: db.url };
-    await runSumda(['db', 'migrate'], { env });
+    await sumda(['db', 'migrate'], { env });
     const { rows } = await query(db.url, 'select name, checksum from sumda_migrations order by name limit 1');
     await query(db.url, `update sumda_migrations set checksum = 'deadbeef' where name = $1`, [rows[0].name]);
     const r = await runSumda(['db', 'validate'], { env });
@@ -114,8 +120,8 @@ describe('sumda db', () => {
     expect(r.stderr).toContain(
       `${rows[0].name}: file changed since it was applied (applied deadbeef, file ${rows[0].checksum})`,
     );
-    expect((await runSumda(['db', 'status', '--check'], { env })).code).toBe(4);
-    expect((await runSumda(['db', 'migrate'], { env })).code).toBe(4);
+    expect((await sumda(['db', 'status', '--check'], { env })).code).toBe(4);
+    expect((await sumda(['db', 'migrate'], { env })).code).toBe(4);
   });
 
   it('down without a TTY and without --yes exits 2 and reverts nothing; with --yes it reverts', {
@@ -123,8 +129,8 @@ describe('sumda db', () => {
   }, async () => {
     const db = await emptyDb();
     const env = { DATABASE_URL: db.url, SUMDA_ACTOR: 'lead@sumda.test' };
-    await runSumda(['db', 'migrate'], { env });
-    await runSumda(['admin', 'create', 'lead@sumda.test', '--bootstrap'], { env });
+    expect((await sumda(['db', 'migrate'], { env })).code).toBe(0);
+    expect((await sumda(['admin', 'create', 'lead@sumda.test', '--bootstrap'], { env })).code).toBe(0);
     const count = async () =>
       (await query(db.url, 'select count(*)::int as n from sumda_migrations')).rows[0].n;
     const before = await count();
@@ -132,7 +138,7 @@ describe('sumda db', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('pass --yes');
     expect(await count()).toBe(before);
-    const done = await runSumda(['db', 'down', '--yes'], { env });
+    const done = await sumda(['db', 'down', '--yes'], { env });
     expect(done.code).toBe(0);
     expect(await count()).toBe(before - 1);
   });
@@ -146,7 +152,7 @@ describe('sumda db', () => {
       const r = await runSumda(['db', 'migrate', '--lock-timeout', '1s'], { env: { DATABASE_URL: db.url } });
       expect(r.code).toBe(5);
       expect(r.stderr).toContain('another migration holds the lock');
-      const bad = await runSumda(['db', 'migrate', '--lock-timeout', 'soon'], {
+      const bad = await sumda(['db', 'migrate', '--lock-timeout', 'soon'], {
         env: { DATABASE_URL: db.url },
       });
       expect(bad.code).toBe(2);

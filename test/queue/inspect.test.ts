@@ -2,6 +2,7 @@
  * Job inspection over real pg-boss: `jobs stats` counts a hand-built set of jobs in every state
  * exactly, `jobs list` filters and never prints payloads, `jobs show` prints everything of one job,
  * `queues list` is the catalog, and `schedules list` shows the catalog's crons in Asia/Seoul.
+ * Commands run in-process (`sumda`); a table and an exit 2 go through the real subprocess (`runSumda`).
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +14,7 @@ import { queueStats } from '../../src/jobadmin/stats.ts';
 import { createBoss, type PgBoss } from '../../src/queue/boss.ts';
 import { ALL_QUEUES, allQueueNames, QUEUES } from '../../src/queue/catalog.ts';
 import { runSumda } from '../support/cli.ts';
+import { runSumdaInProcess as sumda } from '../support/cli-inprocess.ts';
 import { useTestDatabase } from '../support/db.ts';
 
 const database = useTestDatabase();
@@ -105,7 +107,7 @@ describe('jobs stats', () => {
   });
 
   it('the CLI prints the same numbers, as JSON and as a table', async () => {
-    const json = await runSumda(['jobs', 'stats', '--json'], { env: { DATABASE_URL: database.url } });
+    const json = await sumda(['jobs', 'stats', '--json'], { env: { DATABASE_URL: database.url } });
     expect(json.stderr).toBe('');
     expect(json.code).toBe(0);
     // The oldest age ticks between the two reads; everything else is equal.
@@ -135,31 +137,31 @@ describe('jobs list', () => {
 
   it('the CLI lists without payloads and refuses an unknown queue or state with exit 2', async () => {
     const env = { DATABASE_URL: database.url };
-    const out = await runSumda(['jobs', 'list', '--queue', RUN, '--state', 'failed,active', '--json'], {
+    const out = await sumda(['jobs', 'list', '--queue', RUN, '--state', 'failed,active', '--json'], {
       env,
     });
     expect(out.code).toBe(0);
     const rows = JSON.parse(out.stdout);
     expect(rows.map((r: { id: string }) => r.id).sort()).toEqual([ids.active, ids.failed].sort());
     expect(out.stdout).not.toContain('diaryId');
-    const table = await runSumda(['jobs', 'list', '--since', '1h'], { env });
+    const table = await sumda(['jobs', 'list', '--since', '1h'], { env });
     expect(table.code).toBe(0);
     expect(table.stdout).toContain(ids.slip);
     expect(table.stdout).toContain('2/2');
     expect(table.stdout).not.toContain('diaryId');
 
-    const unknown = await runSumda(['jobs', 'list', '--queue', 'analysis.runn'], { env });
+    const unknown = await sumda(['jobs', 'list', '--queue', 'analysis.runn'], { env });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('unknown queue "analysis.runn"');
     expect(unknown.stderr).toContain('analysis.run, analysis.run.dead');
-    expect((await runSumda(['jobs', 'list', '--state', 'broken'], { env })).code).toBe(2);
+    expect((await sumda(['jobs', 'list', '--state', 'broken'], { env })).code).toBe(2);
   });
 });
 
 describe('jobs show', () => {
   it('prints every field of one job, payload and output included; dead letters name their source', async () => {
     const env = { DATABASE_URL: database.url };
-    const failed = await runSumda(['jobs', 'show', ids.failed, '--json'], { env });
+    const failed = await sumda(['jobs', 'show', ids.failed, '--json'], { env });
     expect(failed.code).toBe(0);
     const job = JSON.parse(failed.stdout);
     expect(job).toMatchObject({
@@ -172,9 +174,9 @@ describe('jobs show', () => {
       output: { name: 'TimeoutError' },
     });
     expect(job.data.diaryId).toMatch(/^[0-9a-f-]{36}$/);
-    const dead = JSON.parse((await runSumda(['jobs', 'show', ids.dead, '--json'], { env })).stdout);
+    const dead = JSON.parse((await sumda(['jobs', 'show', ids.dead, '--json'], { env })).stdout);
     expect(dead).toMatchObject({ name: `${RUN}.dead`, source_name: RUN, source_id: ids.failed });
-    const text = await runSumda(['jobs', 'show', ids.completed], { env });
+    const text = await sumda(['jobs', 'show', ids.completed], { env });
     expect(text.stdout).toMatch(/state\s+completed/);
     expect(text.stdout).toContain('"ok":true');
   });
@@ -184,7 +186,7 @@ describe('jobs show', () => {
     const missing = await runSumda(['jobs', 'show', randomUUID()], { env });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('error: no job');
-    expect((await runSumda(['jobs', 'show', 'not-an-id'], { env })).code).toBe(2);
+    expect((await sumda(['jobs', 'show', 'not-an-id'], { env })).code).toBe(2);
   });
 });
 
@@ -216,7 +218,7 @@ describe('the --all-matching grammar', () => {
 
 describe('queues list and schedules list', () => {
   it('queues list is the catalog', async () => {
-    const out = await runSumda(['queues', 'list', '--json'], { env: { DATABASE_URL: database.url } });
+    const out = await sumda(['queues', 'list', '--json'], { env: { DATABASE_URL: database.url } });
     expect(out.code).toBe(0);
     const rows = JSON.parse(out.stdout);
     expect(rows.map((q: { name: string }) => q.name)).toEqual(ALL_QUEUES.map((q) => q.name));
@@ -245,7 +247,7 @@ describe('queues list and schedules list', () => {
     ]);
     expect(housekeeping.description).toContain('expired overrides');
 
-    const out = await runSumda(['schedules', 'list', '--json'], { env: { DATABASE_URL: database.url } });
+    const out = await sumda(['schedules', 'list', '--json'], { env: { DATABASE_URL: database.url } });
     expect(out.code).toBe(0);
     const cli = JSON.parse(out.stdout);
     expect(cli.map((s: { queue: string }) => s.queue).sort()).toEqual(
