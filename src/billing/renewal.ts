@@ -795,6 +795,29 @@ async function settleRenewals(
   return new Set(result.rows.map((r) => r.id));
 }
 
+/** Deadlocks between two batches' settles are retried at once, this many times in all. */
+const SETTLE_ATTEMPTS = 3;
+
+/**
+ * Two batches that share subscriptions (overlapping scans, a retried job) can settle them in
+ * opposite orders and deadlock; PostgreSQL cancels one statement, which is simply run again (it
+ * changes only what is still pending). Without this, the cancelled batch's jobs would wait out
+ * their retry delay.
+ */
+async function settleRenewalsRetrying(
+  db: Kysely<Database>,
+  items: readonly ToSettle[],
+  now: Date,
+): Promise<Set<string>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await settleRenewals(db, items, now);
+    } catch (error) {
+      if (attempt >= SETTLE_ATTEMPTS || pgCode(error) !== PgCode.deadlockDetected) throw error;
+    }
+  }
+}
+
 /** Step 3 for failures: what each class does. */
 async function applyFailure(
   deps: BillingDeps,
@@ -992,7 +1015,7 @@ export async function renewSubscriptions(
   );
   if (toSettle.length > 0) {
     try {
-      const settled = await settleRenewals(deps.db, toSettle, now);
+      const settled = await settleRenewalsRetrying(deps.db, toSettle, now);
       for (const { prepared: p, posted } of toSettle) {
         results.set(p.subscriptionId, {
           subscriptionId: p.subscriptionId,
