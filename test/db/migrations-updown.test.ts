@@ -104,6 +104,8 @@ const CREATES: Record<string, { tables: string[]; functions: string[] }> = {
   '0022_analysis_failure_spend': { tables: [], functions: [] },
   // Its table lives in the sumda schema (a key check value per encryption key id).
   '0023_key_checks': { tables: [], functions: [] },
+  // Grants: a manager's inline report backfill writes reports.
+  '0024_report_backfill_grants': { tables: [], functions: [] },
 };
 
 const SNAPSHOT_QUERIES: Record<string, string> = {

@@ -15,6 +15,7 @@ const database = useTestDatabase();
 const keys = testKeys();
 const logins: Record<string, string> = {};
 const entries: string[] = [];
+let userId: string;
 /** The group logins are shared (mapped to no operator): operators prove who they are with tokens. */
 const tokens: Record<string, string> = {};
 
@@ -30,7 +31,7 @@ beforeAll(async () => {
       })
     ).token;
   }
-  const userId = await createUser(database.db);
+  userId = await createUser(database.db);
   for (let i = 0; i < 3; i++) {
     entries.push(
       await writeDiary(database.db, keys.keyring, userId, `오늘은 산책을 했다 ${i}. 바람이 시원했다.`),
@@ -97,4 +98,49 @@ it('manager enqueues, worker analyses, operator reads — each as its own login'
 
   const internal = await as('operator', ['analysis', 'show', entries[0]!, '--internal'], 'jun@sumda.test');
   expect(internal.code).toBe(6);
+});
+
+it('the newer features run as the manager login, not the superuser: points, the FAQ, a report backfill', {
+  timeout: 180_000,
+}, async () => {
+  const manager = (args: string[]) => as('manager', args, 'mina@sumda.test');
+  const grant = await manager(['points', 'grant', userId, '100', '--reason', 'admin_adjustment', '--json']);
+  expect(grant.stderr).not.toMatch(/permission denied/i);
+  expect(grant.code, grant.stderr).toBe(0);
+  const faq = await manager([
+    'faq',
+    'add',
+    '--category',
+    'account',
+    '--question',
+    '비밀번호를 잊었어요',
+    '--answer',
+    '로그인 화면에서 재설정할 수 있어요.',
+    '--json',
+  ]);
+  expect(faq.stderr).not.toMatch(/permission denied/i);
+  expect(faq.code, faq.stderr).toBe(0);
+  const backfill = await manager([
+    'report',
+    'backfill',
+    '--period',
+    'weekly',
+    '--from',
+    '2026-11-02',
+    '--to',
+    '2026-11-15',
+    '--inline',
+    '--yes',
+    '--json',
+  ]);
+  expect(backfill.stderr).not.toMatch(/permission denied/i);
+  expect(backfill.code, backfill.stderr).toBe(0);
+  const audited = await database.db
+    .selectFrom('admin.audit_log')
+    .select(['action', 'actor_email', 'actor_identity'])
+    .where('actor_email', '=', 'mina@sumda.test')
+    .where('outcome', '=', 'success')
+    .execute();
+  expect(audited.map((r) => r.actor_identity)).not.toContain('declared');
+  expect(audited.length).toBeGreaterThanOrEqual(3);
 });
