@@ -13,6 +13,7 @@ import { parseSegment, type Segment } from '../../src/notifications/index.ts';
 import { stableUuid } from '../../src/seed/index.ts';
 import { auditRows, cliEnv, operation, seedTeam, type Team } from '../admins/support.ts';
 import { runSumda } from '../support/cli.ts';
+import { runSumdaInProcess as sumda } from '../support/cli-inprocess.ts';
 import { useTestDatabase } from '../support/db.ts';
 
 const database = useTestDatabase();
@@ -136,17 +137,18 @@ describe('announcements', () => {
 
   it('CLI: create bad input → 2; delete needs --yes without a TTY; list by tag', async () => {
     const env = cliEnv(database.url, team.manager.email);
-    for (const args of [
+    for (const [i, args] of [
       ['announce', 'create', '--title', 't'],
       ['announce', 'create', '--title', 't', '--body', 'b', '--segment', 'vip'],
       ['announce', 'create', '--title', 't', '--body', 'b', '--tags', 'a b'],
       ['announce', 'create', '--title', 't', '--body', 'b', '--expires-at', 'soon'],
-    ]) {
-      const r = await runSumda(args, { env });
+    ].entries()) {
+      // The first case through the real subprocess, the rest in-process.
+      const r = await (i === 0 ? runSumda : sumda)(args, { env });
       expect({ args, code: r.code }).toEqual({ args, code: 2 });
     }
     expect((await listAnnouncements(database.db)).length).toBe(1);
-    const created = await runSumda(
+    const created = await sumda(
       [
         'announce',
         'create',
@@ -163,16 +165,16 @@ describe('announcements', () => {
     );
     const draft = JSON.parse(created.stdout);
     expect(draft.segment).toBeNull();
-    const published = await runSumda(['announce', 'publish', draft.id, '--json'], { env });
+    const published = await sumda(['announce', 'publish', draft.id, '--json'], { env });
     expect(JSON.parse(published.stdout)).toMatchObject({ notified: 0 });
     const refused = await runSumda(['announce', 'delete', draft.id], { env });
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('--yes');
-    const list = await runSumda(['announce', 'list', '--tag', '점검', '--json'], { env });
+    const list = await sumda(['announce', 'list', '--tag', '점검', '--json'], { env });
     expect(JSON.parse(list.stdout).map((a: { id: string; state: string }) => [a.id, a.state])).toEqual([
       [draft.id, 'live'],
     ]);
-    const deleted = await runSumda(['announce', 'delete', draft.id, '--yes'], { env });
+    const deleted = await sumda(['announce', 'delete', draft.id, '--yes'], { env });
     expect(deleted.code).toBe(0);
     expect((await listAnnouncements(database.db, { tag: '점검' })).length).toBe(0);
   }, 240_000);
@@ -224,7 +226,7 @@ describe('notify send and stats', () => {
     expect(stats.byAnnouncement).toMatchObject([
       { title: '새 기능: 감정 흐름 그래프', sent: 3, read: 2, readRate: 0.667 },
     ]);
-    const cli = await runSumda(['notify', 'stats', '--type', 'event', '--json'], {
+    const cli = await sumda(['notify', 'stats', '--type', 'event', '--json'], {
       env: cliEnv(database.url),
     });
     expect(JSON.parse(cli.stdout).byType).toMatchObject([{ type: 'event', sent: 2 }]);

@@ -4,6 +4,7 @@
  * retried from the cursor with every report inserted exactly once (a test trigger counts inserts;
  * a rolled-back chunk's count rolls back with it); a queued run chains its jobs, a stray job is
  * superseded, pause/resume/cancel work; overlapping runs split the periods between them.
+ * Commands run in-process (`sumda`); exit 2 and exit 6 also through the real subprocess (`runSumda`).
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +19,7 @@ import {
 } from '../../src/reports/backfill.ts';
 import { auditRows, cliEnv, errorLines, operation, seedTeam, type Team } from '../admins/support.ts';
 import { runSumda } from '../support/cli.ts';
+import { runSumdaInProcess as sumda } from '../support/cli-inprocess.ts';
 import { useTestDatabase } from '../support/db.ts';
 
 const database = useTestDatabase();
@@ -118,15 +120,18 @@ describe('bad input and roles', () => {
   it('inverted range, unknown type, --from in the future, a bad chunk size → exit 2, nothing written', async () => {
     const env = cliEnv(database.url, team.manager.email);
     const before = { runs: await runsCount(), audit: (await auditRows(database.db)).length };
-    for (const args of [
+    for (const [i, args] of [
       ['--period', 'weekly', '--from', '2026-11-30', '--to', '2026-11-01'],
       ['--period', 'fortnightly', '--from', '2026-11-01', '--to', '2026-11-30'],
       ['--period', 'weekly', '--from', '2099-01-01', '--to', '2099-01-31'],
       ['--period', 'weekly', '--from', '2026-02-30', '--to', '2026-03-31'],
       ['--period', 'weekly', '--from', '2026-11-01', '--to', '2026-11-30', '--chunk-size', '0'],
       ['--period', 'weekly', '--from', '2026-11-01', '--to', '2026-11-30', '--user', 'nobody'],
-    ]) {
-      const r = await runSumda(['report', 'backfill', ...args, '--inline', '--yes'], { env });
+    ].entries()) {
+      // The first case through the real subprocess (exit 2, one error line), the rest in-process.
+      const r = await (i === 0 ? runSumda : sumda)(['report', 'backfill', ...args, '--inline', '--yes'], {
+        env,
+      });
       expect(r.code, r.stderr).toBe(2);
       expect(errorLines(r.stderr)).toHaveLength(1);
     }
@@ -152,13 +157,13 @@ describe('bad input and roles', () => {
     expect((await auditRows(database.db, { action: 'report.backfill' })).map((a) => a.outcome)).toEqual([
       'denied',
     ]);
-    const unconfirmed = await runSumda(args, { env: cliEnv(database.url, team.manager.email) });
+    const unconfirmed = await sumda(args, { env: cliEnv(database.url, team.manager.email) });
     expect(unconfirmed.code, unconfirmed.stderr).toBe(2);
     expect(await runsCount()).toBe(0);
   }, 60_000);
 
   it('--dry-run prints the periods and the estimated reports and writes nothing', async () => {
-    const r = await runSumda(
+    const r = await sumda(
       [
         'report',
         'backfill',
@@ -314,21 +319,21 @@ describe('running', () => {
 
   it('status and list print the run; --json is data', async () => {
     const env = cliEnv(database.url, team.manager.email);
-    const list = await runSumda(['report', 'backfill', 'list', '--json'], { env });
+    const list = await sumda(['report', 'backfill', 'list', '--json'], { env });
     expect(list.code, list.stderr).toBe(0);
     const runs = JSON.parse(list.stdout) as { run: { id: number; status: string } }[];
     expect(runs.length).toBeGreaterThanOrEqual(5);
     const id = runs.find((r) => r.run.status === 'completed')!.run.id;
-    const status = await runSumda(['report', 'backfill', 'status', String(id), '--json'], { env });
+    const status = await sumda(['report', 'backfill', 'status', String(id), '--json'], { env });
     expect(status.code, status.stderr).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ run: { id, status: 'completed' }, etaSeconds: 0 });
-    const watch = await runSumda(['report', 'backfill', 'status', String(id), '--watch', '--json'], { env });
+    const watch = await sumda(['report', 'backfill', 'status', String(id), '--watch', '--json'], { env });
     expect(watch.code, watch.stderr).toBe(0);
     expect(JSON.parse(watch.stdout.trim().split('\n').at(-1)!)).toMatchObject({
       run: id,
       status: 'completed',
     });
-    const missing = await runSumda(['report', 'backfill', 'status', '99999'], { env });
+    const missing = await sumda(['report', 'backfill', 'status', '99999'], { env });
     expect(missing.code).toBe(2);
   }, 60_000);
 });

@@ -11,6 +11,7 @@ import { periodAt, periodsCovering, printedPeriod } from '../../src/reports/peri
 import { createRng } from '../../src/seed/corpus.ts';
 import { nextPeriod, PERIOD_TYPES, type PeriodType, previousPeriod } from '../../src/time/calendar.ts';
 import { runSumda } from '../support/cli.ts';
+import { runSumdaInProcess as sumda } from '../support/cli-inprocess.ts';
 import { useTestDatabase } from '../support/db.ts';
 
 const database = useTestDatabase();
@@ -185,12 +186,13 @@ describe('sumda report period', () => {
   });
 
   it('bad input: unknown type, not an instant, outside the calendar → exit 2 with one line', async () => {
-    for (const args of [
+    for (const [i, args] of [
       ['--type', 'fortnight', '--at', '2026-11-25'],
       ['--type', 'daily', '--at', 'yesterday-ish'],
       ['--type', 'daily', '--at', '1980-01-01'],
-    ]) {
-      const r = await runSumda(['report', 'period', ...args]);
+    ].entries()) {
+      // The first case through the real subprocess, the rest in-process.
+      const r = await (i === 0 ? runSumda : sumda)(['report', 'period', ...args]);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stdout).toBe('');
       expect(r.stderr.trim().split('\n')[0]).toMatch(/^error: --(type|at)/);

@@ -1,13 +1,15 @@
 /**
  * Looking at reports: the sparkline and bars, `report show` (text and --json, unknown user or
  * missing report → exit 2) and `report stats` (users, average score, positive share and its shift,
- * writing frequency) over reports built from fixtures.
+ * writing frequency) over reports built from fixtures. The text report goes through the real
+ * subprocess; the other command lines run in-process.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildPeriod } from '../../src/reports/build.ts';
 import { bar, reportStats, sparkline } from '../../src/reports/view.ts';
 import { periodContaining } from '../../src/time/calendar.ts';
 import { runSumda } from '../support/cli.ts';
+import { runSumdaInProcess as sumda } from '../support/cli-inprocess.ts';
 import { useTestDatabase } from '../support/db.ts';
 import { analyse, entry, kst, user } from './support.ts';
 
@@ -62,7 +64,7 @@ describe('report show', () => {
     expect(text.stdout).toContain(
       'change    vs last week: entries +1 (was 1), days +1 (was 1), avg score -1.25 (was 1)',
     );
-    const json = await runSumda(
+    const json = await sumda(
       ['report', 'show', '--user', A, '--period', 'weekly', '--at', '2026-11-24', '--json'],
       { env },
     );
@@ -70,12 +72,12 @@ describe('report show', () => {
       periodStart: '2026-11-23',
       summary: { entries: 2, emotion_score: { avg: -0.25 } },
     });
-    const none = await runSumda(['report', 'show', '--user', B, '--period', 'weekly', '--at', '2026-11-24'], {
+    const none = await sumda(['report', 'show', '--user', B, '--period', 'weekly', '--at', '2026-11-24'], {
       env,
     });
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/^error: no weekly report of user/);
-    const nobody = await runSumda(['report', 'show', '--user', 'not-a-user', '--period', 'weekly'], { env });
+    const nobody = await sumda(['report', 'show', '--user', 'not-a-user', '--period', 'weekly'], { env });
     expect(nobody.code).toBe(2);
   }, 90_000);
 });
