@@ -12,6 +12,7 @@ import { activateVersion, publishVersion } from '../../src/policy/versions.ts';
 import { findPrompt, registerPrompt } from '../../src/prompts/index.ts';
 import { cliEnv, errorLines, operation, seedTeam } from '../admins/support.ts';
 import { runSumda } from '../support/cli.ts';
+import { runSumdaInProcess as sumda } from '../support/cli-inprocess.ts';
 import { useTestDatabase } from '../support/db.ts';
 import { createLogin, dropLogins, urlAs } from '../support/logins.ts';
 
@@ -63,19 +64,19 @@ afterAll(() => dropLogins([owner]));
 it('an edited policy version is refused on every read path and named by lint', {
   timeout: 120_000,
 }, async () => {
-  expect((await runSumda(['policy', 'show', 'tone', 'v1.0.0'], { env: cliEnv(database.url) })).code).toBe(0);
+  expect((await sumda(['policy', 'show', 'tone', 'v1.0.0'], { env: cliEnv(database.url) })).code).toBe(0);
   await asOwner(
     'admin.ai_policy_versions',
     `update admin.ai_policy_versions set config = jsonb_set(config, '{voice}', '"cold"') where version = 'v1.0.0'`,
   );
   await expect(loadSnapshot(database.db)).rejects.toBeInstanceOf(IntegrityError);
-  const show = await runSumda(['policy', 'show', 'tone', 'v1.0.0'], { env: cliEnv(database.url) });
+  const show = await sumda(['policy', 'show', 'tone', 'v1.0.0'], { env: cliEnv(database.url) });
   expect(show.code).toBe(4);
   expect(errorLines(show.stderr)).toEqual([
     'error: policy tone v1.0.0 (global) does not match its content_hash: it was changed after publishing; refused',
   ]);
   expect((await runSumda(['policy', 'show', 'tone'], { env: cliEnv(database.url) })).code).toBe(4);
-  const lint = await runSumda(['policy', 'lint', '--json'], { env: cliEnv(database.url) });
+  const lint = await sumda(['policy', 'lint', '--json'], { env: cliEnv(database.url) });
   expect(lint.code).toBe(4);
   expect(JSON.parse(lint.stdout)).toEqual(
     expect.arrayContaining([

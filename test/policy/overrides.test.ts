@@ -18,6 +18,7 @@ import { DEFAULT_POLICIES } from '../../src/policy/schemas.ts';
 import { activateVersion, contentHash, publishVersion } from '../../src/policy/versions.ts';
 import { auditRows, cliEnv, errorLines, lastSeq, operation, seedTeam, type Team } from '../admins/support.ts';
 import { runSumda } from '../support/cli.ts';
+import { runSumdaInProcess as sumda } from '../support/cli-inprocess.ts';
 import { useTestDatabase } from '../support/db.ts';
 
 const database = useTestDatabase();
@@ -50,7 +51,7 @@ describe('override set', () => {
     await expect(set({ reason: '  ' })).rejects.toThrow(/--reason is required/);
     expect(await lastSeq(database.db)).toBe(before);
 
-    const r = await runSumda(['override', 'set', 'global', 'tone.voice', '"warm"', '--reason', 'A/B'], {
+    const r = await sumda(['override', 'set', 'global', 'tone.voice', '"warm"', '--reason', 'A/B'], {
       env: cliEnv(database.url, team.manager.email),
     });
     expect(r.code).toBe(2);
@@ -77,7 +78,7 @@ describe('override set', () => {
       'key mode: only an object can be applied at the root',
     ]);
 
-    const r = await runSumda(
+    const r = await sumda(
       ['override', 'set', 'global', 'tone.voice', '"shouting"', '--reason', 'x', '--expires-in', '1d'],
       { env: cliEnv(database.url, team.manager.email) },
     );
@@ -125,7 +126,7 @@ describe('override set', () => {
 describe('policy lint', () => {
   it('a tidy installation lints clean', async () => {
     expect(await lintPolicies(database.db)).toEqual([]);
-    const r = await runSumda(['policy', 'lint'], { env: cliEnv(database.url) });
+    const r = await sumda(['policy', 'lint'], { env: cliEnv(database.url) });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('no policy problems');
   });
@@ -198,7 +199,7 @@ describe('policy lint', () => {
     );
     expect(await lintPolicies(database.db, { staleDays: 41 })).toHaveLength(3);
 
-    const r = await runSumda(['policy', 'lint', '--stale-days', '30', '--json'], {
+    const r = await sumda(['policy', 'lint', '--stale-days', '30', '--json'], {
       env: cliEnv(database.url),
     });
     expect(r.code).toBe(4);

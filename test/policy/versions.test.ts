@@ -21,6 +21,7 @@ import {
 import { registerPrompt } from '../../src/prompts/index.ts';
 import { auditRows, cliEnv, errorLines, lastSeq, operation, seedTeam, type Team } from '../admins/support.ts';
 import { runSumda } from '../support/cli.ts';
+import { runSumdaInProcess as sumda } from '../support/cli-inprocess.ts';
 import { useTestDatabase } from '../support/db.ts';
 
 const database = useTestDatabase();
@@ -92,7 +93,7 @@ describe('publish', () => {
 
   it('--set key=value on top of the active config: publish a one-key change, replay it, refuse unknown keys', async () => {
     const env = cliEnv(database.url, team.admin.email);
-    const dry = await runSumda(
+    const dry = await sumda(
       [
         'policy',
         'publish',
@@ -108,7 +109,7 @@ describe('publish', () => {
     );
     expect(dry.code, dry.stderr).toBe(0);
     expect(JSON.parse(dry.stdout)).toMatchObject({ days: 30 });
-    const replay = await runSumda(
+    const replay = await sumda(
       ['slip', 'replay', '--set', 'slip.healthy_high.min_valence=0.5', '--set', 'window_days=3', '--json'],
       { env },
     );
@@ -118,15 +119,15 @@ describe('publish', () => {
     expect(errorLines(unknown.stderr)).toEqual([
       'error: --set "spike_tier": the slip policy has no such setting',
     ]);
-    const bad = await runSumda(['slip', 'replay', '--set', 'spike_tier_a=9'], { env });
+    const bad = await sumda(['slip', 'replay', '--set', 'spike_tier_a=9'], { env });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('  - slip.spike_tier_a: ');
-    const published = await runSumda(
+    const published = await sumda(
       ['policy', 'publish', 'tone', '--version', 'v9.0.0', '--set', 'voice=warm', '--json'],
       { env },
     );
     expect(published.code, published.stderr).toBe(0);
-    const shown = await runSumda(['policy', 'show', 'tone', 'v9.0.0', '--json'], { env });
+    const shown = await sumda(['policy', 'show', 'tone', 'v9.0.0', '--json'], { env });
     expect(JSON.parse(shown.stdout).voice).toBe('warm');
   });
 
@@ -273,7 +274,7 @@ describe('the pointer', () => {
       where target_id = 'tone|global' and outcome = 'success' and after is null`.execute(database.db);
     expect(toDefault.rows[0]!.n).toBe(3);
 
-    const r = await runSumda(['policy', 'rollback', 'tone', '--reason', 'cli'], {
+    const r = await sumda(['policy', 'rollback', 'tone', '--reason', 'cli'], {
       env: cliEnv(database.url, team.admin.email),
     });
     expect(r.code).toBe(2);
@@ -316,7 +317,7 @@ describe('the pointer', () => {
     ]);
     expect(history.moves.every((m) => m.by === team.admin.email && m.reason)).toBe(true);
 
-    const r = await runSumda(['policy', 'history', 'mode', '--json'], { env: cliEnv(database.url) });
+    const r = await sumda(['policy', 'history', 'mode', '--json'], { env: cliEnv(database.url) });
     expect(r.code).toBe(0);
     const json = JSON.parse(r.stdout) as {
       moves: { action: string; from: string | null; to: string | null }[];
@@ -370,7 +371,7 @@ describe('the pointer', () => {
     await activate('analysis', 'v1.2.0');
     expect(await pointerVersion('analysis')).toBe('v1.2.0');
 
-    const r = await runSumda(['policy', 'activate', 'analysis', 'v1.0.0', '--reason', 'try'], {
+    const r = await sumda(['policy', 'activate', 'analysis', 'v1.0.0', '--reason', 'try'], {
       env: cliEnv(database.url, team.admin.email),
     });
     expect(r.code).toBe(2);
