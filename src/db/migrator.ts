@@ -18,6 +18,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import type pg from 'pg';
 import { DriftError, LockBusyError, MigrationFailedError, SumdaError, UsageError } from '../errors.ts';
+import { retryCatalogRace } from './catalog-race.ts';
 import { connectClient } from './connect.ts';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
@@ -172,30 +173,6 @@ async function runStep(name: string, direction: 'up' | 'down', fn: () => Promise
       { cause: error },
     );
   }
-}
-
-/**
- * Roles, their memberships and database grants live in catalogs the whole cluster shares: two
- * databases migrating at once (tests, several environments on one server) can collide on one of
- * their rows — "tuple concurrently updated/deleted" (XX000). The step's transaction has rolled back
- * whole, so it runs again, up to three times in all; any other error is the migration's own.
- */
-async function retryCatalogRace<T>(run: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await run();
-    } catch (error) {
-      if (attempt >= 3 || !isCatalogRace(error)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200 * attempt));
-    }
-  }
-}
-
-function isCatalogRace(error: unknown): boolean {
-  const e = (error instanceof MigrationFailedError ? error.cause : error) as
-    | { code?: string; message?: string }
-    | undefined;
-  return e?.code === 'XX000' && /tuple concurrently (updated|deleted)/.test(e.message ?? '');
 }
 
 async function ensureTable(db: Kysely<any>): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import { type Kysely, sql } from 'kysely';
 import { fromKysely, PgBoss } from 'pg-boss';
+import { retryCatalogRace } from '../db/catalog-race.ts';
 import type { Database } from '../db/types.ts';
 import type { Logger } from '../log.ts';
 import {
@@ -108,7 +109,9 @@ export async function ensureQueueSchema(url: string, log?: Logger): Promise<void
   await boss.start();
   try {
     await installQueues(boss);
-    await boss.getDb().executeSql(EXECUTOR.grantQueueAccess);
+    // Two `db migrate` runs started together both get here (the migration lock is theirs only while
+    // migrating): their GRANTs on the same tables can collide, and running one again is harmless.
+    await retryCatalogRace(() => boss.getDb().executeSql(EXECUTOR.grantQueueAccess));
   } finally {
     await boss.stop({ graceful: false, close: true });
   }
