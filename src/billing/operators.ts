@@ -27,6 +27,7 @@ import {
   settleApproved,
 } from './renewal.ts';
 import { dueSubscriptionIds } from './scan.ts';
+import { applyPlanChange } from './upgrades.ts';
 
 const CARD_MINIMUM = 100;
 
@@ -443,27 +444,15 @@ export async function changePlan(
   let orderId = prorationOrderId(sub.id, sub.billing_cycle, to.code);
 
   const apply = async (trx: Kysely<Database>, paymentId: string | null) => {
-    await trx
-      .updateTable('subscriptions')
-      .set({ plan: to.code, pending_plan: null })
-      .where('id', '=', sub.id)
-      .execute();
-    await trx
-      .insertInto('subscription_history')
-      .values({
-        subscription_id: sub.id,
-        event: 'plan_changed',
-        from_status: sub.status,
-        to_status: sub.status,
-        payment_id: paymentId,
-        detail: JSON.stringify({ from: from.code, to: to.code, charged: amount, reason: options.reason }),
-        actor_id: op.actor?.id ?? null,
-      })
-      .execute();
-    await notify(trx, sub.user_id, {
-      kind: 'billing',
-      message: billingMessages.planChanged(to.name, paymentId ? amount : 0),
-      dedupeKey: `billing:plan-changed:${sub.id}:${to.code}:${sub.billing_cycle}`,
+    await applyPlanChange(trx, {
+      subscription: { ...sub, plan: from.code },
+      to,
+      cycle: sub.billing_cycle,
+      paymentId,
+      charged: amount,
+      noticeAmount: paymentId ? amount : 0,
+      detail: { reason: options.reason },
+      actorId: op.actor?.id ?? null,
     });
     await writeAudit(trx, op, {
       action: 'subscription.change_plan',

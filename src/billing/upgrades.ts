@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { Database } from '../db/types.ts';
+import type { Database, SubscriptionsRow } from '../db/types.ts';
 import { notify } from '../notifications/index.ts';
 import { billingMessages } from './messages.ts';
 import type { TossPayment } from './toss.ts';
@@ -43,6 +43,52 @@ async function target(db: Kysely<Database>, orderId: string) {
   const plans = await db.selectFrom('plans').select(['code', 'name']).execute();
   const plan = plans.find((p) => planTag(p.code) === parsed.tag);
   return plan ? { ...parsed, plan } : undefined;
+}
+
+/**
+ * A plan change taking effect, in the caller's transaction: the subscription's plan (any pending
+ * change cleared), its history row and the user's notice (once per subscription, plan and cycle).
+ * `change-plan` applies it with the operator as actor; the reconciler when a lost upgrade payment
+ * turns out approved.
+ */
+export async function applyPlanChange(
+  trx: Kysely<Database>,
+  change: {
+    subscription: { id: string; user_id: string; plan: string; status: SubscriptionsRow['status'] };
+    to: { code: string; name: string };
+    cycle: number;
+    paymentId: string | null;
+    /** What the history row records as charged. */
+    charged: number;
+    /** What the notice tells the user was charged. */
+    noticeAmount: number;
+    detail: Record<string, unknown>;
+    actorId: string | null;
+  },
+): Promise<void> {
+  const { subscription: sub, to } = change;
+  await trx
+    .updateTable('subscriptions')
+    .set({ plan: to.code, pending_plan: null })
+    .where('id', '=', sub.id)
+    .execute();
+  await trx
+    .insertInto('subscription_history')
+    .values({
+      subscription_id: sub.id,
+      event: 'plan_changed',
+      from_status: sub.status,
+      to_status: sub.status,
+      payment_id: change.paymentId,
+      detail: JSON.stringify({ from: sub.plan, to: to.code, charged: change.charged, ...change.detail }),
+      actor_id: change.actorId,
+    })
+    .execute();
+  await notify(trx, sub.user_id, {
+    kind: 'billing',
+    message: billingMessages.planChanged(to.name, change.noticeAmount),
+    dedupeKey: `billing:plan-changed:${sub.id}:${to.code}:${change.cycle}`,
+  });
 }
 
 /**
@@ -106,31 +152,15 @@ export async function settleUpgradeApproved(
       return true;
     }
     if (sub.plan !== to.plan.code) {
-      await trx
-        .updateTable('subscriptions')
-        .set({ plan: to.plan.code, pending_plan: null })
-        .where('id', '=', sub.id)
-        .execute();
-      await trx
-        .insertInto('subscription_history')
-        .values({
-          subscription_id: sub.id,
-          event: 'plan_changed',
-          from_status: sub.status,
-          to_status: sub.status,
-          payment_id: payment.id,
-          detail: JSON.stringify({
-            from: sub.plan,
-            to: to.plan.code,
-            charged: payment.amount,
-            settled_by: 'reconciler',
-          }),
-        })
-        .execute();
-      await notify(trx, sub.user_id, {
-        kind: 'billing',
-        message: billingMessages.planChanged(to.plan.name, payment.amount),
-        dedupeKey: `billing:plan-changed:${sub.id}:${to.plan.code}:${to.cycle}`,
+      await applyPlanChange(trx, {
+        subscription: sub,
+        to: to.plan,
+        cycle: to.cycle,
+        paymentId: payment.id,
+        charged: payment.amount,
+        noticeAmount: payment.amount,
+        detail: { settled_by: 'reconciler' },
+        actorId: null,
       });
     }
     return true;
