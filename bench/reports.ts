@@ -18,6 +18,7 @@ import { sql } from 'kysely';
 import { runWorker } from '../jobs/runtime.ts';
 import { bootstrapAdmin } from '../src/admins/index.ts';
 import { loadConfig } from '../src/config/index.ts';
+import { createKeyring, seal } from '../src/crypto/index.ts';
 import { createDb, type Db } from '../src/db/connect.ts';
 import { createBoss } from '../src/queue/boss.ts';
 import { QUEUES } from '../src/queue/catalog.ts';
@@ -51,6 +52,10 @@ const WARM_UP = process.env.BENCH_REPORT_WARMUP !== '0';
 export const REPORT_GOAL = 1.5;
 const TYPES = ['weekly', 'monthly'] as const;
 
+/** The bench's key: the workers check it against the entries (a wrong key is refused before anything runs). */
+const KEY = randomBytes(32);
+const KEYRING = createKeyring([{ id: 'k1', key: KEY }]);
+
 async function generate(db: Db, first: string): Promise<void> {
   // The staleness triggers are switched off while generating (replica role): marks are not what is measured.
   await db.connection().execute(async (c) => {
@@ -58,10 +63,17 @@ async function generate(db: Db, first: string): Promise<void> {
     await sql`insert into public.users (nickname) select 'bench' || g from generate_series(1, ${USERS}) g`.execute(
       c,
     );
+    // One real ciphertext per user (sealed to that user), shared by the user's entries: the builder
+    // never decrypts, and the workers' key check opens the newest entry.
+    const ids = (await sql<{ id: string }>`select id from public.users`.execute(c)).rows.map((r) => r.id);
+    const sealed = ids.map((id) => seal(KEYRING, '벤치마크 일기', id));
+    await sql`create temporary table bench_sealed as
+      select * from unnest(${ids}::uuid[], ${sealed}::bytea[]) as s(user_id, content_enc)`.execute(c);
     await sql`
       insert into public.diary_entries (user_id, content_enc, created_at, updated_at)
-      select u.id, '\\x01026b31'::bytea || decode(repeat('00', 28), 'hex'), t, t
+      select u.id, b.content_enc, t, t
       from public.users u
+      join bench_sealed b on b.user_id = u.id
       cross join lateral (select (${first}::date + g) + interval '21 hours' - interval '9 hours'
                                  + (abs(hashtext(u.id::text || g)) % 180) * interval '1 minute' as t
                           from generate_series(0, ${ENTRIES - 1}) g) s`.execute(c);
@@ -285,7 +297,7 @@ export async function runReports(bench: Bench): Promise<Summary> {
         DATABASE_URL: scratch.url,
         SUMDA_ENV_FILE: '/nonexistent/.env',
         SUMDA_ANALYZER: 'local',
-        SUMDA_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+        SUMDA_ENCRYPTION_KEYS: `k1:${KEY.toString('base64')}`,
       },
       '/',
     );
