@@ -26,8 +26,15 @@ export interface TestKeys {
   env: string;
 }
 
+const KEYS = new Map<string, Buffer>();
+
+/**
+ * A keyring of one random key under `id`: the same key for the same id throughout a test file, as
+ * in a real deployment (a worker refuses a key that differs from the one its database knows).
+ */
 export function testKeys(id = 'k1'): TestKeys {
-  const key = randomBytes(32);
+  const key = KEYS.get(id) ?? randomBytes(32);
+  KEYS.set(id, key);
   return { keyring: createKeyring([{ id, key }]), env: `${id}:${key.toString('base64')}` };
 }
 
