@@ -136,7 +136,8 @@ beforeAll(async () => {
     analyzer: createOpenAIAnalyzer({
       apiKey: 'test',
       baseURL: fake.url,
-      timeoutMs: 400,
+      // Long enough for a quoting answer on a loaded machine (at 400 ms a slow 429 read as a timeout).
+      timeoutMs: 2000,
       maxRetries: 1,
       log: logs.log,
     }),
@@ -157,7 +158,7 @@ beforeAll(async () => {
       SUMDA_ANALYZER: 'openai',
       OPENAI_API_KEY: 'test',
       OPENAI_BASE_URL: fake.url,
-      OPENAI_TIMEOUT_MS: '400',
+      OPENAI_TIMEOUT_MS: '2000',
     },
   });
 }, 90_000);
