@@ -4,7 +4,7 @@
  */
 import { type Kysely, sql } from 'kysely';
 import type { BillingConfig } from '../config/index.ts';
-import type { Database } from '../db/types.ts';
+import type { Database, NewPaymentAttempts } from '../db/types.ts';
 import { notify } from '../notifications/index.ts';
 import { billingMessages } from './messages.ts';
 import { type BillingDeps, consentedCap, listAmount, noticeKey, settleApproved } from './renewal.ts';
@@ -195,17 +195,7 @@ export async function reconcilePending(
           .returning('id')
           .executeTakeFirst();
         if (!failed) return;
-        await trx
-          .insertInto('payment_attempts')
-          .values({
-            payment_id: p.id,
-            operation: 'lookup',
-            outcome: 'failed',
-            code: found.value.status,
-            http_status: 200,
-            at: now,
-          })
-          .execute();
+        await recordLookup(trx, p.id, { outcome: 'failed', code: found.value.status, httpStatus: 200 }, now);
         if (p.subscription_id) {
           await trx
             .updateTable('subscriptions')
@@ -220,17 +210,12 @@ export async function reconcilePending(
     if (!found.ok && found.code === NOT_FOUND_PAYMENT) {
       // Toss never charged this order. The renewal re-posts it (same key) when it next runs.
       await deps.db.transaction().execute(async (trx) => {
-        await trx
-          .insertInto('payment_attempts')
-          .values({
-            payment_id: p.id,
-            operation: 'lookup',
-            outcome: 'not_found',
-            code: NOT_FOUND_PAYMENT,
-            http_status: found.httpStatus,
-            at: now,
-          })
-          .execute();
+        await recordLookup(
+          trx,
+          p.id,
+          { outcome: 'not_found', code: NOT_FOUND_PAYMENT, httpStatus: found.httpStatus },
+          now,
+        );
         if (p.subscription_id && p.kind === 'renewal') {
           await trx
             .updateTable('subscriptions')
@@ -242,17 +227,12 @@ export async function reconcilePending(
       result.notFound += 1;
       continue;
     }
-    await deps.db
-      .insertInto('payment_attempts')
-      .values({
-        payment_id: p.id,
-        operation: 'lookup',
-        outcome: 'unknown',
-        code: found.ok ? found.value.status : found.code,
-        http_status: found.ok ? found.httpStatus : found.httpStatus,
-        at: now,
-      })
-      .execute();
+    await recordLookup(
+      deps.db,
+      p.id,
+      { outcome: 'unknown', code: found.ok ? found.value.status : found.code, httpStatus: found.httpStatus },
+      now,
+    );
     result.stillUnknown += 1;
   }
   return result;
@@ -300,30 +280,40 @@ async function reconcileUpgrade(
         now,
       );
     } else {
-      await deps.db
-        .insertInto('payment_attempts')
-        .values({
-          payment_id: p.id,
-          operation: 'lookup',
-          outcome: 'not_found',
-          code: NOT_FOUND_PAYMENT,
-          http_status: found.httpStatus,
-          at: now,
-        })
-        .execute();
+      await recordLookup(
+        deps.db,
+        p.id,
+        { outcome: 'not_found', code: NOT_FOUND_PAYMENT, httpStatus: found.httpStatus },
+        now,
+      );
     }
     return 'notFound';
   }
-  await deps.db
+  await recordLookup(
+    deps.db,
+    p.id,
+    { outcome: 'unknown', code: found.ok ? found.value.status : found.code, httpStatus: found.httpStatus },
+    now,
+  );
+  return 'stillUnknown';
+}
+
+/** One look-up of a payment at Toss, kept as its attempt row (what the reconciler saw, and when). */
+function recordLookup(
+  db: Kysely<Database>,
+  paymentId: string,
+  seen: { outcome: NewPaymentAttempts['outcome']; code: string | null; httpStatus: number | null },
+  at: Date,
+) {
+  return db
     .insertInto('payment_attempts')
     .values({
-      payment_id: p.id,
+      payment_id: paymentId,
       operation: 'lookup',
-      outcome: 'unknown',
-      code: found.ok ? found.value.status : found.code,
-      http_status: found.httpStatus,
-      at: now,
+      outcome: seen.outcome,
+      code: seen.code,
+      http_status: seen.httpStatus,
+      at,
     })
     .execute();
-  return 'stillUnknown';
 }
