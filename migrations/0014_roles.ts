@@ -1,5 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 
+// sumda:earlier-checksum 083f53bcb78e6dd045233f485ecaeddf51906113dec9c898ae2f82b65911d3cf down() rewritten: `drop owned by` revoked the roles' CONNECT on every database of the cluster; up() unchanged
+
 // Database roles as the trust boundary (README "Trust model"). Group roles (NOLOGIN), shared by
 // every database of the cluster; logins are created by whoever runs the database and made members:
 //   sumda_owner     owns every sumda object; `sumda db migrate` runs each migration as it (SET ROLE).
@@ -209,6 +211,11 @@ export async function up(db: Kysely<any>): Promise<void> {
 
 export async function down(db: Kysely<any>): Promise<void> {
   // The roles stay (other databases of the cluster may use them); this database forgets them.
+  // Not `drop owned by`: that also revokes the roles' privileges on shared objects — CONNECT on
+  // every other database of the cluster (a staging revert would lock production's workers out) —
+  // and it rewrites other databases' catalog rows while they change (XX000 under load). So: what
+  // the owner owns here goes back to the migrating login, and each privilege the roles hold here
+  // (objects of this database, this database itself, default privileges) is revoked one by one.
   await sql`
     reset role;
     drop trigger user_status_logs_no_truncate on admin.user_status_logs;
@@ -220,7 +227,79 @@ export async function down(db: Kysely<any>): Promise<void> {
     drop function admin.guard_history_delete();
     alter function sumda.mark_reports_stale(uuid[], date[]) security invoker reset search_path;
     grant execute on function sumda.mark_reports_stale(uuid[], date[]) to public;
-    reassign owned by sumda_owner to current_user;
-    drop owned by sumda_worker, sumda_operator, sumda_manager, sumda_admin, sumda_owner;
   `.execute(db);
+  await sql`
+    do $$
+    declare
+      here oid := (select oid from pg_database where datname = current_database());
+      owner_role oid := 'sumda_owner'::regrole;
+      roles oid[] := array(select oid from pg_roles where rolname in ('sumda_owner', ${sql.join(RUNTIME.map((r) => sql.lit(r)))}));
+      d record;
+      kind "char";
+    begin
+      -- Ownership, in this database only (identity and serial sequences follow their table).
+      for d in select classid, objid from pg_shdepend
+               where dbid = here and deptype = 'o' and refobjid = owner_role
+      loop
+        if d.classid = 'pg_namespace'::regclass then
+          execute format('alter schema %I owner to %I', (select nspname from pg_namespace where oid = d.objid), current_user);
+        elsif d.classid = 'pg_proc'::regclass then
+          execute format('alter routine %s owner to %I', d.objid::regprocedure, current_user);
+        elsif d.classid = 'pg_type'::regclass then
+          execute format('alter type %s owner to %I', d.objid::regtype, current_user);
+        elsif d.classid = 'pg_class'::regclass then
+          select relkind into kind from pg_class where oid = d.objid;
+          if kind = 'S' then
+            if not exists (select 1 from pg_depend where classid = 'pg_class'::regclass and objid = d.objid and deptype in ('a', 'i')) then
+              execute format('alter sequence %s owner to %I', d.objid::regclass, current_user);
+            end if;
+          elsif kind in ('r', 'p', 'v', 'm', 'f') then
+            execute format('alter table %s owner to %I', d.objid::regclass, current_user);
+          end if;
+        elsif d.classid <> 'pg_default_acl'::regclass then
+          raise exception 'sumda_owner owns a % (oid %) this migration does not know how to hand back', d.classid::regclass, d.objid;
+        end if;
+      end loop;
+      -- Privileges held by (or default privileges set for) the roles, here and on this database.
+      for d in select distinct s.classid, s.objid, r.rolname
+               from pg_shdepend s join pg_roles r on r.oid = s.refobjid
+               where s.deptype = 'a' and s.refobjid = any (roles)
+                 and (s.dbid = here or (s.dbid = 0 and s.classid = 'pg_database'::regclass and s.objid = here))
+      loop
+        if d.classid = 'pg_database'::regclass then
+          execute format('revoke all on database %I from %I', current_database(), d.rolname);
+        elsif d.classid = 'pg_namespace'::regclass then
+          execute format('revoke all on schema %I from %I', (select nspname from pg_namespace where oid = d.objid), d.rolname);
+        elsif d.classid = 'pg_proc'::regclass then
+          execute format('revoke all on routine %s from %I', d.objid::regprocedure, d.rolname);
+        elsif d.classid = 'pg_type'::regclass then
+          execute format('revoke all on type %s from %I', d.objid::regtype, d.rolname);
+        elsif d.classid = 'pg_class'::regclass then
+          select relkind into kind from pg_class where oid = d.objid;
+          execute format('revoke all on %s %s from %I', case when kind = 'S' then 'sequence' else 'table' end, d.objid::regclass, d.rolname);
+        elsif d.classid = 'pg_default_acl'::regclass then
+          execute (
+            select format('alter default privileges for role %I %s revoke all on %s from %I',
+                          pg_get_userbyid(a.defaclrole),
+                          case when a.defaclnamespace = 0 then '' else format('in schema %I', n.nspname) end,
+                          case a.defaclobjtype when 'r' then 'tables' when 'S' then 'sequences' when 'f' then 'functions'
+                                               when 'T' then 'types' when 'n' then 'schemas' end,
+                          d.rolname)
+            from pg_default_acl a left join pg_namespace n on n.oid = a.defaclnamespace where a.oid = d.objid);
+        else
+          raise exception '% holds a privilege on a % (oid %) this migration does not know how to revoke', d.rolname, d.classid::regclass, d.objid;
+        end if;
+      end loop;
+      -- Default privileges set by the owner (granting to anyone) go too.
+      for d in select a.oid, n.nspname, a.defaclobjtype from pg_default_acl a left join pg_namespace n on n.oid = a.defaclnamespace
+               where a.defaclrole = owner_role
+      loop
+        execute format('alter default privileges for role sumda_owner %s revoke all on %s from %s',
+                       case when d.nspname is null then '' else format('in schema %I', d.nspname) end,
+                       case d.defaclobjtype when 'r' then 'tables' when 'S' then 'sequences' when 'f' then 'functions'
+                                            when 'T' then 'types' when 'n' then 'schemas' end,
+                       (select string_agg(quote_ident(rolname), ', ') from pg_roles where oid = any (roles)));
+      end loop;
+    end
+    $$`.execute(db);
 }

@@ -38,7 +38,15 @@ export interface MigrationFile {
   name: string;
   path: string;
   checksum: string;
+  /**
+   * Checksums of earlier texts of this file that databases may have recorded, each declared in the
+   * file as `// sumda:earlier-checksum <sha256> <why>`: a file edited without changing what its up()
+   * did (a corrected down()) says so, and is not drift. Anything else edited is.
+   */
+  earlierChecksums: string[];
 }
+
+const EARLIER_CHECKSUM = /^\/\/ sumda:earlier-checksum ([0-9a-f]{64})\b/gm;
 
 export interface AppliedMigration {
   name: string;
@@ -94,7 +102,13 @@ export async function listMigrationFiles(dir = MIGRATIONS_DIR): Promise<Migratio
   return Promise.all(
     names.map(async (file) => {
       const path = join(dir, file);
-      return { name: file.replace(/\.ts$/, ''), path, checksum: checksumOf(await readFile(path, 'utf8')) };
+      const text = await readFile(path, 'utf8');
+      return {
+        name: file.replace(/\.ts$/, ''),
+        path,
+        checksum: checksumOf(text),
+        earlierChecksums: [...text.matchAll(EARLIER_CHECKSUM)].map((m) => m[1]!),
+      };
     }),
   );
 }
@@ -220,7 +234,10 @@ export function computeStatus(files: MigrationFile[], applied: AppliedMigration[
     if (done) {
       return {
         name: file.name,
-        state: done.checksum === file.checksum ? 'applied' : 'changed',
+        state:
+          done.checksum === file.checksum || file.earlierChecksums.includes(done.checksum)
+            ? 'applied'
+            : 'changed',
         checksum: file.checksum,
         appliedChecksum: done.checksum,
         appliedAt: done.appliedAt,
@@ -423,17 +440,20 @@ async function planLosses(
     ).rows;
   let before: { table: string; column: string }[] = [];
   let after: { table: string; column: string }[] = [];
-  try {
-    await db.transaction().execute(async (trx) => {
-      before = await catalog(trx);
-      await actAsOwner(trx, true);
-      for (const name of steps) await runStep(name, 'down', () => modules.get(name)!.down!(trx));
-      after = await catalog(trx);
-      throw new RollbackPlan();
-    });
-  } catch (error) {
-    if (!(error instanceof RollbackPlan)) throw error;
-  }
+  // Rolled back whatever happens, so a collision on a shared catalog row is simply tried again.
+  await retryCatalogRace(async () => {
+    try {
+      await db.transaction().execute(async (trx) => {
+        before = await catalog(trx);
+        await actAsOwner(trx, true);
+        for (const name of steps) await runStep(name, 'down', () => modules.get(name)!.down!(trx));
+        after = await catalog(trx);
+        throw new RollbackPlan();
+      });
+    } catch (error) {
+      if (!(error instanceof RollbackPlan)) throw error;
+    }
+  });
   const remainingTables = new Set(after.map((r) => r.table));
   const remainingColumns = new Set(after.map((r) => `${r.table}|${r.column}`));
   const droppedTables = [...new Set(before.map((r) => r.table))].filter((t) => !remainingTables.has(t));

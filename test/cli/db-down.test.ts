@@ -74,7 +74,7 @@ it('never drops a non-empty audit log, --allow-data-loss or not; names what hold
     const r = await runSumda(['db', 'down', '--to', '0002_functions', '--yes', ...flags], {
       env: env(ADMIN),
     });
-    expect(r.code).toBe(2);
+    expect(r.code, r.stderr).toBe(2);
     const [line] = errorLines(r.stderr);
     expect(line).toMatch(
       /^error: refusing: reverting .* would drop admin\.audit_log \(\d+ rows\); the audit trail is never dropped/,

@@ -229,3 +229,37 @@ it('migrates up, down one step at a time to zero, and up again to the identical 
 function indexDefOfMigrationsPk(): string {
   return `CREATE UNIQUE INDEX ${MIGRATIONS_TABLE}_pkey ON public.${MIGRATIONS_TABLE} USING btree (name)`;
 }
+
+it('reverting the roles forgets them in this database only: another database of the cluster keeps its grants', async () => {
+  const here = await createTestDatabase({ empty: true });
+  const other = await createTestDatabase({ empty: true });
+  const c = new pg.Client({ connectionString: here.url });
+  await c.connect();
+  try {
+    await migrate({ url: here.url });
+    await migrate({ url: other.url });
+    const otherName = new URL(other.url).pathname.slice(1);
+    const otherAcl = async () =>
+      (
+        await c.query<{ acl: string }>(`select datacl::text as acl from pg_database where datname = $1`, [
+          otherName,
+        ])
+      ).rows[0]!.acl;
+    const before = await otherAcl();
+    expect(before).toContain('sumda_worker=c/');
+    const reverted = (await migrateDown({ url: here.url, to: '0013_service_operations' })).reverted;
+    expect(reverted.at(-1)).toBe('0014_roles');
+    expect(await otherAcl()).toBe(before);
+    // Nothing here is owned by, granted to or defaulted for a sumda role any more.
+    const held = await c.query(
+      `select classid::regclass::text, objid, deptype from pg_shdepend s join pg_roles r on r.oid = s.refobjid
+       where r.rolname like 'sumda\\_%' and (s.dbid = (select oid from pg_database where datname = current_database())
+             or (s.classid = 'pg_database'::regclass and s.objid = (select oid from pg_database where datname = current_database())))`,
+    );
+    expect(held.rows).toEqual([]);
+  } finally {
+    await c.end();
+    await here.drop();
+    await other.drop();
+  }
+});

@@ -155,6 +155,21 @@ describe('drift and order', () => {
     await expect(migrate({ url: db.url, dir })).rejects.toBeInstanceOf(DriftError);
   });
 
+  it('accepts a text the file itself declares as earlier (a corrected down()), and nothing else', async () => {
+    await migrate({ url: db.url, dir });
+    const path = join(dir, '0001_first.ts');
+    const applied = (await listMigrationFiles(dir))[0]!.checksum;
+    const text = await readFile(path, 'utf8');
+    await writeFile(path, `// sumda:earlier-checksum ${applied} down() corrected\n${text}// a better down\n`);
+    expect(await validateMigrations({ url: db.url, dir })).toMatchObject({ ok: true, problems: [] });
+    expect((await migrate({ url: db.url, dir })).applied).toEqual([]);
+    // A declaration of some other text does not cover this database's.
+    await writeFile(path, `// sumda:earlier-checksum ${'0'.repeat(64)} not this one\n${text}`);
+    expect((await validateMigrations({ url: db.url, dir })).problems).toEqual([
+      expect.stringMatching(/^0001_first: file changed since it was applied/),
+    ]);
+  });
+
   it('treats CRLF and LF checkouts of the same file as equal', async () => {
     await migrate({ url: db.url, dir });
     const text = await readFile(join(dir, '0002_second.ts'), 'utf8');
