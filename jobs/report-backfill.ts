@@ -18,6 +18,7 @@ export const reportBackfill = defineHandler(QUEUES.reportBackfill, (ctx) => asyn
         run: data.runId,
         did: outcome.did,
         period: outcome.period,
+        periods: outcome.periods,
         users: outcome.users,
         written: outcome.chunk?.written ?? 0,
         removed: outcome.chunk?.removed ?? 0,

@@ -1,15 +1,20 @@
 /**
  * Report backfills: recorded runs (sumda.report_backfills) that build the reports of a range of
- * periods, chunk by chunk — each chunk one statement over a keyset range of users × one period
- * (src/reports/build.ts). The same `runChunk` serves the `report.backfill` job and
- * `sumda report backfill --inline`.
+ * periods, chunk by chunk — each chunk one statement over a keyset range of users × a span of
+ * consecutive periods (src/reports/build.ts). The same `runChunk` serves the `report.backfill` job
+ * and `sumda report backfill --inline`.
  *
  * Glossary
  * - run: one backfill (an operator's, or a scheduled build's): parameters, actor, status, cursor, counters.
- * - cursor: the period being built (`cursor_period`) and the last user id done in it (`cursor_user`).
- *   A chunk's reports, the cursor's advance and (queued runs) the successor job commit in one
- *   transaction, so after a crash the run resumes exactly after its last committed chunk; a chunk
- *   redone after a rollback rewrites nothing (the builder writes only what differs).
+ * - window: the span of periods the run's chunks are building now, every user chunk by chunk: up to
+ *   MAX_SPAN_DAYS of consecutive periods (a longer period, a year, alone), never including a period
+ *   an older run covers. One read of a chunk's entries serves every period of its window.
+ * - cursor: the window's first period (`cursor_period`), its last (`cursor_last_period`, decided
+ *   when the window starts and recorded, null between windows) and the last user id done in it
+ *   (`cursor_user`). A chunk's reports, the cursor's advance and (queued runs) the successor job
+ *   commit in one transaction, so after a crash the run resumes exactly after its last committed
+ *   chunk, with the same window; a chunk redone after a rollback rewrites nothing (the builder
+ *   writes only what differs).
  * - chain: a queued run is one job at a time. The run row names the job allowed to continue it
  *   (`next_job_id`); any other job for the run (a duplicate, a retry of a job whose worker died after
  *   its successor was decided) finds itself superseded and does nothing. Chunks of one run serialise
@@ -19,8 +24,9 @@
  *   has made no progress for twice its chunk timeout and whose row is not locked by a live chunk.
  * - overlap: two runs of the same period type never build a period twice. A run reaching a period
  *   that an older active (running or paused) run also covers, for all its users or the same single
- *   user, skips it and leaves it to that run (`skipped_periods`). Runs are created under an advisory
- *   lock per period type, so "older" is also "committed first" and the check never misses one.
+ *   user, skips it and leaves it to that run (`skipped_periods`); a window stops before such a
+ *   period. Runs are created under an advisory lock per period type, so "older" is also "committed
+ *   first" and the check never misses one.
  * - throttle: a pause between chunks (`--throttle`), plus `statement_timeout` = the chunk timeout on
  *   each chunk, so a backfill never holds the app's queries up for long.
  * - failure: a chunk that throws is counted (`failures`, `last_error` — SQL error text, never data);
@@ -48,6 +54,13 @@ import { periodsCovering } from './periods.ts';
 export const BACKFILL_ACTION = 'report.backfill';
 export const DEFAULT_CHUNK_SIZE = 1000;
 export const DEFAULT_CHUNK_TIMEOUT_S = 60;
+/**
+ * Longest span of periods one chunk statement builds, in days (a longer period — a year — is built
+ * alone). One read of a chunk's entries then serves every period of the span: at 1,000 users with
+ * an entry a day, a span is ~120,000 entries, a few seconds' statement (bench/reports.ts).
+ */
+export const MAX_SPAN_DAYS = 120;
+const DAY_MS = 86_400_000;
 /** A run with this many failures, which are also a fifth of its chunk attempts, is stopped. */
 const MAX_FAILURES = 3;
 const MAX_FAILURE_RATIO = 0.2;
@@ -71,6 +84,7 @@ export interface BackfillRun {
   status: RunStatus;
   cursor_period: string;
   cursor_user: string | null;
+  cursor_last_period: string | null;
   done: number;
   total: number;
   written: number;
@@ -107,7 +121,9 @@ export interface BackfillPlan {
   total: number;
   /** (user, period) pairs with a visible entry: the reports the run will have written or kept. */
   estimatedReports: number;
-  chunksPerPeriod: number;
+  /** Chunk statements per window (users / chunk size) and windows (spans of periods), without overlaps. */
+  chunksPerWindow: number;
+  windows: number;
 }
 
 /** Checks the parameters (bad input → UsageError, exit 2) and counts what the run will do. */
@@ -165,12 +181,21 @@ export async function planBackfill(
     users,
     total: users * periods.length,
     estimatedReports: estimate.rows[0]?.n ?? 0,
-    chunksPerPeriod: Math.max(1, Math.ceil(users / params.chunkSize)),
+    chunksPerWindow: Math.max(1, Math.ceil(users / params.chunkSize)),
+    windows: countWindows(periods),
   };
 }
 
+function countWindows(periods: Period[]): number {
+  let windows = 0;
+  for (let i = 0; i < periods.length; windows++) {
+    i += spanFrom(periods[i]!, periods.at(-1)!.startDate, null).length;
+  }
+  return windows;
+}
+
 const RUN_COLUMNS = sql`id, origin, period_type, from_date, to_date, first_period, last_period, user_id, chunk_size,
-  throttle_ms, chunk_timeout_s, mode, status, cursor_period, cursor_user, done, total, written, removed,
+  throttle_ms, chunk_timeout_s, mode, status, cursor_period, cursor_user, cursor_last_period, done, total, written, removed,
   skipped_periods, chunks, failures, last_error, next_job_id, actor_email, request_id::text, started_at,
   progressed_at, finished_at`;
 
@@ -319,8 +344,9 @@ export interface ChunkOutcome {
   /** What this call did. */
   did: 'built' | 'skipped-period' | 'finished' | 'not-running' | 'superseded';
   chunk: ChunkResult | null;
-  /** The period and users the chunk covered. */
+  /** The first period, the number of periods and the users the chunk covered. */
   period: string | null;
+  periods: number;
   users: number;
   /** Whether the run has more to do (and is running). */
   more: boolean;
@@ -333,24 +359,53 @@ async function lockRun(trx: Kysely<Database>, id: number): Promise<BackfillRun> 
   return row.rows[0];
 }
 
-/** Is the period left to an older active run of the same type (see "overlap")? */
-async function coveredByOlderRun(
+/**
+ * The first period in `from` … `to` (period starts) that an older active run of the same type
+ * covers, for all users or the run's one (see "overlap"); null when none does.
+ */
+async function firstCoveredByOlderRun(
   trx: Kysely<Database>,
   run: BackfillRun,
-  periodStart: string,
-): Promise<number | null> {
-  const row = await sql<{ id: number }>`
-    select id from sumda.report_backfills
+  from: string,
+  to: string,
+): Promise<string | null> {
+  const row = await sql<{ first: string | null }>`
+    select min(greatest(first_period, ${from}::date))::text as first from sumda.report_backfills
     where id < ${run.id} and status in ('running', 'paused') and period_type = ${run.period_type}
-      and first_period <= ${periodStart}::date and last_period >= ${periodStart}::date
-      and (user_id is null or user_id = ${run.user_id}::uuid)
-    order by id limit 1`.execute(trx);
-  return row.rows[0]?.id ?? null;
+      and first_period <= ${to}::date and last_period >= ${from}::date
+      and (user_id is null or user_id = ${run.user_id}::uuid)`.execute(trx);
+  return row.rows[0]?.first ?? null;
+}
+
+/** The periods from `first` through the period starting on `lastStart`. */
+function periodsThrough(first: Period, lastStart: string): Period[] {
+  const out: Period[] = [];
+  for (let p = first; p.startDate <= lastStart; p = nextPeriod(p)) out.push(p);
+  return out;
 }
 
 /**
- * One step of a run: the next chunk (or skipping a period another run covers), in one transaction
- * with the cursor's advance and — for queued runs, when `boss` is given — the successor job.
+ * The span a new window starts with: consecutive periods from `first`, at most MAX_SPAN_DAYS long
+ * (always at least one period), up to the run's last period and before any period an older run
+ * covers (`covered`, the first such period start, if any).
+ */
+export function spanFrom(first: Period, lastPeriod: string, covered: string | null): Period[] {
+  const out: Period[] = [];
+  for (
+    let p = first;
+    p.startDate <= lastPeriod && (covered === null || p.startDate < covered);
+    p = nextPeriod(p)
+  ) {
+    if (out.length > 0 && (p.end.getTime() - first.start.getTime()) / DAY_MS > MAX_SPAN_DAYS) break;
+    out.push(p);
+  }
+  return out;
+}
+
+/**
+ * One step of a run: the next chunk — its users × the span of periods of the window in progress —
+ * (or skipping a period another run covers), in one transaction with the cursor's advance and, for
+ * queued runs when `boss` is given, the successor job.
  * `jobId`: the job running it; a job that is not the run's `next_job_id` is superseded.
  */
 export async function runChunk(
@@ -366,52 +421,58 @@ export async function runChunk(
         did,
         chunk: null,
         period: null,
+        periods: 0,
         users: 0,
         more: false,
       });
       if (run.status !== 'running') return idle('not-running');
       if (options.jobId && run.next_job_id !== options.jobId) return idle('superseded');
 
-      const period = periodStartingOn(run.period_type, run.cursor_period);
-      const users = run.user_id ? 1 : null;
+      const start = periodStartingOn(run.period_type, run.cursor_period);
+      let span: Period[];
+      if (run.cursor_last_period !== null) {
+        span = periodsThrough(start, run.cursor_last_period); // a window in progress
+      } else {
+        const horizon = spanFrom(start, run.last_period, null).at(-1)!.startDate;
+        const covered = await firstCoveredByOlderRun(trx, run, start.startDate, horizon);
+        span = covered === start.startDate ? [] : spanFrom(start, run.last_period, covered);
+      }
       let did: ChunkOutcome['did'];
       let chunk: ChunkResult | null = null;
       let covered = 0;
-      let periodDone: boolean;
-      const olderRun = run.cursor_user === null ? await coveredByOlderRun(trx, run, period.startDate) : null;
-      if (olderRun !== null) {
+      let spanDone: boolean;
+      let cursorUser = run.cursor_user;
+      if (span.length === 0) {
         did = 'skipped-period';
-        periodDone = true;
-        covered = users ?? (await countUsers(trx));
+        span = [start];
+        spanDone = true;
+        covered = run.user_id ? 1 : await countUsers(trx);
       } else {
         const bounds = run.user_id
           ? { after: FIRST_USER, upto: run.user_id, only: run.user_id, count: 1 }
           : await nextUserChunk(trx, run.cursor_user ?? FIRST_USER, run.chunk_size).then((c) =>
               c ? { after: run.cursor_user ?? FIRST_USER, upto: c.upto, only: null, count: c.users } : null,
             );
+        did = 'built';
         if (bounds) {
           await sql`select set_config('statement_timeout', ${`${run.chunk_timeout_s}s`}, true)`.execute(trx);
-          chunk = await buildChunk(trx, period, {
-            after: bounds.after,
-            upto: bounds.upto,
-            only: bounds.only,
-          });
+          chunk = await buildChunk(trx, span, { after: bounds.after, upto: bounds.upto, only: bounds.only });
           await sql`select set_config('statement_timeout', '0', true)`.execute(trx);
-          did = 'built';
-          covered = bounds.count;
-          run.cursor_user = bounds.upto;
-          periodDone = Boolean(run.user_id) || bounds.count < run.chunk_size;
+          covered = bounds.count * span.length;
+          cursorUser = bounds.upto;
+          spanDone = Boolean(run.user_id) || bounds.count < run.chunk_size;
         } else {
-          did = 'built';
-          periodDone = true;
+          spanDone = true;
         }
       }
-      const finished = periodDone && run.cursor_period >= run.last_period;
-      const next = periodDone && !finished ? nextPeriod(period).startDate : run.cursor_period;
+      const last = span.at(-1)!;
+      const finished = spanDone && last.startDate >= run.last_period;
+      const next = !spanDone ? start.startDate : finished ? last.startDate : nextPeriod(last).startDate;
       const after = await sql<BackfillRun>`
         update sumda.report_backfills set
           cursor_period = ${next}::date,
-          cursor_user = ${periodDone ? null : run.cursor_user}::uuid,
+          cursor_user = ${spanDone ? null : cursorUser}::uuid,
+          cursor_last_period = ${spanDone ? null : last.startDate}::date,
           done = case when ${finished} then total else least(total, done + ${covered}) end,
           written = written + ${chunk?.written ?? 0},
           removed = removed + ${chunk?.removed ?? 0},
@@ -430,8 +491,9 @@ export async function runChunk(
         run: current,
         did: finished && did !== 'skipped-period' && !chunk ? 'finished' : did,
         chunk,
-        period: period.startDate,
-        users: covered,
+        period: start.startDate,
+        periods: span.length,
+        users: covered / span.length,
         more: !finished,
       };
     });

@@ -106,6 +106,8 @@ const CREATES: Record<string, { tables: string[]; functions: string[] }> = {
   '0023_key_checks': { tables: [], functions: [] },
   // Grants: a manager's inline report backfill writes reports.
   '0024_report_backfill_grants': { tables: [], functions: [] },
+  // A column on sumda.report_backfills: the last period of the window a run is building.
+  '0025_report_backfill_span': { tables: [], functions: [] },
 };
 
 const SNAPSHOT_QUERIES: Record<string, string> = {

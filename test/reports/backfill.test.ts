@@ -187,6 +187,7 @@ describe('bad input and roles', () => {
     ]);
     expect(out.estimatedReports).toBe(await expectedReports('monthly', '2026-09-15', '2026-11-30'));
     expect(out.users).toBe(USERS);
+    expect(out.chunks).toBe(1); // 12 users, three months: one statement
     expect(await runsCount()).toBe(0);
   }, 60_000);
 });
@@ -230,10 +231,20 @@ describe('running', () => {
       NOW,
     );
     const run = await startBackfill(db, null, operation(team.manager), plan, { inline: true });
-    await runChunk(db, run.id); // users 1-4 of September
+    // September … November is one span: each chunk builds its users' three months at once.
+    const first = await runChunk(db, run.id); // users 1-4 × 3 months
+    expect(first).toMatchObject({ did: 'built', period: '2026-09-01', periods: 3, users: 4 });
     await expect(runChunk(db, run.id)).rejects.toThrow(/test failure/); // users 5-8: rolled back
     const stopped = await findRun(db, run.id);
-    expect(stopped).toMatchObject({ status: 'running', failures: 1, chunks: 1, done: 4 });
+    expect(stopped).toMatchObject({
+      status: 'running',
+      failures: 1,
+      chunks: 1,
+      done: 12,
+      cursor_period: '2026-09-01',
+      cursor_last_period: '2026-11-01',
+      cursor_user: users.rows[3]!.id,
+    });
     expect(stopped.last_error).toMatch(/test failure/);
     const result = await runInline(db, run.id); // "after the crash": from the cursor
     expect(result.run).toMatchObject({ status: 'completed', done: plan.total });

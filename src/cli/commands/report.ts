@@ -36,7 +36,10 @@ function progressFields(p: RunProgress): [string, string | number][] {
       'done',
       `${run.done}/${run.total} user-periods (${run.total > 0 ? Math.floor((run.done / run.total) * 100) : 100}%)`,
     ],
-    ['cursor', `${run.cursor_period}${run.cursor_user ? ` after user ${run.cursor_user}` : ''}`],
+    [
+      'cursor',
+      `${run.cursor_period}${run.cursor_last_period && run.cursor_last_period !== run.cursor_period ? ` .. ${run.cursor_last_period}` : ''}${run.cursor_user ? ` after user ${run.cursor_user}` : ''}`,
+    ],
     ['reports', `${run.written} written, ${run.removed} removed`],
     [
       'chunks',
@@ -236,14 +239,14 @@ function registerBackfill(report: Command): void {
                 users: plan.users,
                 total: plan.total,
                 estimatedReports: plan.estimatedReports,
-                chunksPerPeriod: plan.chunksPerPeriod,
+                chunks: plan.chunksPerWindow * plan.windows,
               });
             ctx.out.table(
               ['period start', 'end (exclusive)'],
               plan.periods.map((p) => [p.startDate, p.endDate]),
             );
             return ctx.out.line(
-              `would build ${summary}, in chunks of ${params.chunkSize}; nothing was changed (--dry-run)`,
+              `would build ${summary}, in ${plan.chunksPerWindow * plan.windows} chunk(s) of up to ${params.chunkSize} users × ${plan.windows === 1 ? 'every period' : `a span of periods (${plan.windows} spans)`}; nothing was changed (--dry-run)`,
             );
           }
           await confirm({ yes: Boolean(opts.yes), action: `build ${summary}` });
