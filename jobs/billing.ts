@@ -11,18 +11,20 @@ import { dueSubscriptionIds, reconcilePending, sendRenewalNotices } from '../src
 import { enqueue, enqueueMany } from '../src/queue/boss.ts';
 import { QUEUES } from '../src/queue/catalog.ts';
 import type { JobOutcome } from '../src/queue/pump.ts';
+import { createGate, type Gate } from '../src/util/gate.ts';
 import { defineHandler, type JobContext } from './context.ts';
 
 /** Due subscriptions enqueued per scan job; more chain a successor. */
 export const SCAN_BATCH = 1000;
 
-function billingDeps(ctx: JobContext, signal?: AbortSignal): BillingDeps {
+function billingDeps(ctx: JobContext, signal?: AbortSignal, gate?: Gate): BillingDeps {
   const deps = createBillingDeps({
     db: ctx.db,
     keyring: ctx.keyring,
     config: ctx.config,
     log: ctx.log,
     signal,
+    gate,
   });
   return ctx.instrumentToss ? { ...deps, toss: ctx.instrumentToss(deps.toss) } : deps;
 }
@@ -75,8 +77,17 @@ export const billingScan = defineHandler(QUEUES.billingScan, (ctx) => async (job
   return outcomes;
 });
 
-export const billingRenew = defineHandler(QUEUES.billingRenew, (ctx) => async (jobs, signal) => {
-  const deps = billingDeps(ctx, signal);
+export const billingRenew = defineHandler(QUEUES.billingRenew, (ctx) => {
+  // One gate per worker process (the handler is made once per pump): however many renewals it
+  // holds, at most TOSS_MAX_IN_FLIGHT of them talk to Toss at a time.
+  const gate = createGate(ctx.config.billing.tossMaxInFlight);
+  return async (jobs, signal) => renew(billingDeps(ctx, signal, gate), jobs);
+});
+
+async function renew(
+  deps: BillingDeps,
+  jobs: { id: string; data: { subscriptionId: string } }[],
+): Promise<JobOutcome[]> {
   // The batch shares its round trips (one transaction opens every pending payment, one statement
   // settles every approval); each job still gets its own subscription's outcome.
   let results: Map<string, RenewalResult | Error>;
@@ -97,7 +108,7 @@ export const billingRenew = defineHandler(QUEUES.billingRenew, (ctx) => async (j
       output: result ?? { subscriptionId: data.subscriptionId, outcome: 'busy' },
     };
   });
-});
+}
 
 export const billingReconcile = defineHandler(QUEUES.billingReconcile, (ctx) => async (jobs, signal) => {
   const skipped = unconfigured(ctx, jobs);

@@ -206,14 +206,15 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
         },
       });
     };
-    const makePumps = () =>
-      definitions.map(
+    const makePumps = () => {
+      const pumps: QueuePump[] = definitions.map(
         (definition) =>
           new QueuePump(boss, definition, handlerOf(definition.name)!.create(ctx), {
             batchSize: options.batchSize ?? definition.worker.batchSize,
             concurrency: options.concurrency ?? definition.worker.concurrency,
             pollIntervalMs: options.pollIntervalMs,
             once: options.once,
+            othersBusy: () => pumps.some((p) => p.busy),
             isPaused: () => paused.has(definition.name),
             log,
             onFailure,
@@ -225,6 +226,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerResult> {
               : {}),
           }),
       );
+      return pumps;
+    };
     const totals: WorkerResult['processed'] = Object.fromEntries(
       definitions.map((d) => [d.name, { completed: 0, failed: 0 }]),
     );

@@ -5,6 +5,7 @@ import type { Keyring } from '../crypto/index.ts';
 import type { Database } from '../db/types.ts';
 import { SumdaError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { Gate } from '../util/gate.ts';
 import type { BillingDeps } from './renewal.ts';
 import { createTossClient } from './toss.ts';
 
@@ -14,6 +15,8 @@ export function createBillingDeps(parts: {
   config: Config;
   log?: Logger | undefined;
   signal?: AbortSignal | undefined;
+  /** Shared by every batch of one worker process: bounds its Toss calls in flight. */
+  gate?: Gate | undefined;
 }): BillingDeps {
   const { billing } = parts.config;
   if (!billing.tossSecretKey) {
@@ -31,6 +34,7 @@ export function createBillingDeps(parts: {
       secretKey: billing.tossSecretKey,
       baseUrl: billing.tossApiUrl,
       timeoutMs: billing.tossTimeoutMs,
+      gate: parts.gate,
     }),
   };
 }

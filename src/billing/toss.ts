@@ -18,6 +18,8 @@
  * and message only, and the billing key in the URL is never logged.
  */
 
+import type { Gate } from '../util/gate.ts';
+
 export type TossErrorClass = 'unknown' | 'temporary' | 'soft_decline' | 'hard_decline' | 'config';
 
 const CLASS_BY_CODE: Record<string, TossErrorClass> = {
@@ -157,6 +159,11 @@ export interface TossClientOptions {
   timeoutMs: number;
   /** Custom fetch (tests); default the global one. */
   fetch?: typeof fetch;
+  /**
+   * Bounds the calls in flight (TOSS_MAX_IN_FLIGHT per worker process): a call waits for a place
+   * before its timeout starts. Without one, calls are unbounded.
+   */
+  gate?: Gate | undefined;
 }
 
 export interface TossClient {
@@ -182,6 +189,29 @@ export function createTossClient(options: TossClientOptions): TossClient {
   const mode = options.secretKey.startsWith('live_') ? 'live' : 'test';
 
   async function call(
+    method: 'GET' | 'POST',
+    path: string,
+    body: object | undefined,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+  ): Promise<TossResult<TossPayment>> {
+    if (options.gate) {
+      try {
+        await options.gate.acquire(signal);
+      } catch {
+        // Stopped while waiting for a place: nothing was sent.
+        return failure('unknown', 'ABORTED', 'the call was aborted (the worker is stopping)', null);
+      }
+      try {
+        return await send(method, path, body, headers, signal);
+      } finally {
+        options.gate.release();
+      }
+    }
+    return send(method, path, body, headers, signal);
+  }
+
+  async function send(
     method: 'GET' | 'POST',
     path: string,
     body: object | undefined,

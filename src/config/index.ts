@@ -77,6 +77,11 @@ export interface BillingConfig {
   readonly tossApiUrl: string;
   /** TOSS_TIMEOUT_MS: a charge or look-up that takes longer is abandoned (outcome unknown). */
   readonly tossTimeoutMs: number;
+  /**
+   * TOSS_MAX_IN_FLIGHT: Toss calls one worker process has in flight at most (default 64); the
+   * renewal queue holds twice as many jobs so their database work overlaps the calls.
+   */
+  readonly tossMaxInFlight: number;
   /** SUMDA_DUNNING_DAYS: retry a soft decline this many days after the due date, in order (default 1,3,5,7). */
   readonly dunningDays: readonly number[];
   /** SUMDA_RENEWAL_NOTICE_DAYS: the renewal notice goes out this many days before a charge. */
@@ -201,6 +206,7 @@ const envSchema = z.object({
     .optional(),
   TOSS_API_URL: z.url('TOSS_API_URL must be a URL').optional(),
   TOSS_TIMEOUT_MS: positiveInt('TOSS_TIMEOUT_MS').optional(),
+  TOSS_MAX_IN_FLIGHT: positiveInt('TOSS_MAX_IN_FLIGHT').optional(),
   SUMDA_DUNNING_DAYS: z
     .string()
     .regex(/^\d{1,2}(,\d{1,2})*$/, 'SUMDA_DUNNING_DAYS must be increasing whole days, e.g. 1,3,5,7')
@@ -273,6 +279,7 @@ export function loadConfig(
     TOSS_SECRET_KEY: pick('TOSS_SECRET_KEY'),
     TOSS_API_URL: pick('TOSS_API_URL'),
     TOSS_TIMEOUT_MS: pick('TOSS_TIMEOUT_MS'),
+    TOSS_MAX_IN_FLIGHT: pick('TOSS_MAX_IN_FLIGHT'),
     SUMDA_DUNNING_DAYS: pick('SUMDA_DUNNING_DAYS'),
     SUMDA_RENEWAL_NOTICE_DAYS: pick('SUMDA_RENEWAL_NOTICE_DAYS'),
     SUMDA_BILLING_RECONCILE_AFTER_S: pick('SUMDA_BILLING_RECONCILE_AFTER_S'),
@@ -336,6 +343,7 @@ export function loadConfig(
         : undefined,
       tossApiUrl: (data.TOSS_API_URL ?? TOSS_DEFAULT_URL).replace(/\/+$/, ''),
       tossTimeoutMs: data.TOSS_TIMEOUT_MS ?? 15_000,
+      tossMaxInFlight: data.TOSS_MAX_IN_FLIGHT ?? 64,
       dunningDays,
       noticeLeadDays: data.SUMDA_RENEWAL_NOTICE_DAYS ?? 7,
       reconcileAfterSeconds: data.SUMDA_BILLING_RECONCILE_AFTER_S ?? 300,
@@ -390,6 +398,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     TOSS_SECRET_KEY: config.billing.tossSecretKey ? `${config.billing.tossMode}_sk_*****` : '(unset)',
     TOSS_API_URL: redactUrl(config.billing.tossApiUrl),
     TOSS_TIMEOUT_MS: config.billing.tossTimeoutMs,
+    TOSS_MAX_IN_FLIGHT: config.billing.tossMaxInFlight,
     SUMDA_DUNNING_DAYS: config.billing.dunningDays.join(','),
     SUMDA_RENEWAL_NOTICE_DAYS: config.billing.noticeLeadDays,
     SUMDA_BILLING_RECONCILE_AFTER_S: config.billing.reconcileAfterSeconds,

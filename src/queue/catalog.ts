@@ -194,8 +194,9 @@ export const QUEUES = {
     // while a dead worker's job is still active — the renewal itself is safe to run twice.
     policy: 'short',
     deadLetter: true,
-    // Renewals wait on Toss (hundreds of ms): many in flight per worker, each its own transaction.
-    worker: { batchSize: 8, concurrency: 64 },
+    // Renewals wait on Toss (hundreds of ms): many held per worker. Twice TOSS_MAX_IN_FLIGHT's
+    // default, so some batches do their database work while others' calls wait on Toss.
+    worker: { batchSize: 8, concurrency: 128 },
   }),
   billingReconcile: sweep('*/5 * * * *', {
     name: 'billing.reconcile',

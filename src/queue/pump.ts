@@ -37,6 +37,12 @@ export interface PumpOptions {
   pollIntervalMs: number;
   /** Drain once and stop: resolve `finished` when nothing is due and nothing is in flight. */
   once: boolean;
+  /**
+   * `once`: whether another pump of the same run is busy (see `QueuePump.busy`). An empty queue
+   * ends a one-shot pump only when the whole run is idle, since a busy pump may be enqueuing its
+   * work (a billing scan's renewals, an analysis's slip check): they run in the same round.
+   */
+  othersBusy?: () => boolean;
   isPaused: () => boolean;
   log: Logger;
   /**
@@ -93,6 +99,9 @@ export class QueuePump {
   /** `once`: the error that made fetching give up (the database stayed unreachable). */
   fetchError: Error | undefined;
   #fetchFailures = 0;
+  /** Whether the last fetch found nothing (false before the first). */
+  #foundNothing = false;
+  #ended = false;
   #wake: (() => void) | undefined;
   #batches = new Set<Promise<void>>();
   #loop: Promise<void> | undefined;
@@ -107,8 +116,19 @@ export class QueuePump {
     this.#options = options;
   }
 
+  /**
+   * Holds jobs, or has not yet found its queue empty: it may still enqueue work for the other
+   * queues of its run. A pump that has not fetched yet counts as busy, so a sibling does not end
+   * before it has looked.
+   */
+  get busy(): boolean {
+    return this.stats.inFlight > 0 || (!this.#ended && !this.#foundNothing);
+  }
+
   start(): Promise<void> {
-    this.#loop ??= this.#run();
+    this.#loop ??= this.#run().finally(() => {
+      this.#ended = true;
+    });
     if (!this.#heartbeat) {
       this.#heartbeat = setInterval(() => void this.#beat(), (HEARTBEAT_SECONDS * 1000) / 2);
       this.#heartbeat.unref();
@@ -202,8 +222,9 @@ export class QueuePump {
         continue;
       }
       this.#fetchFailures = 0;
+      this.#foundNothing = jobs.length === 0;
       if (jobs.length === 0) {
-        if (once && this.stats.inFlight === 0) break;
+        if (once && this.stats.inFlight === 0 && !this.#options.othersBusy?.()) break;
         // Nothing due: wait for the poll interval, or for a batch to finish (it may have enqueued more).
         await this.#sleep(once ? 50 : pollIntervalMs);
         continue;

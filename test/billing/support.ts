@@ -18,6 +18,7 @@ export function billingConfig(url: string, over: Partial<BillingConfig> = {}): B
     tossMode: 'test',
     tossApiUrl: url,
     tossTimeoutMs: 3000,
+    tossMaxInFlight: 64,
     dunningDays: [1, 3, 5, 7],
     noticeLeadDays: 7,
     reconcileAfterSeconds: 300,

@@ -4,6 +4,7 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { classifyTossCode, createTossClient } from '../../src/billing/toss.ts';
+import { createGate } from '../../src/util/gate.ts';
 import { TEST_SECRET_KEY, testBillingKeyFor, useTossDouble } from '../support/toss.ts';
 
 const toss = useTossDouble();
@@ -213,5 +214,58 @@ describe('Toss client', () => {
     expect(client.mode).toBe('live');
     const result = await client.findByOrderId('order-none-1');
     expect(JSON.stringify(result)).not.toContain('secretvalue');
+  });
+});
+
+describe('Toss client with a gate (TOSS_MAX_IN_FLIGHT)', () => {
+  it('never has more calls in flight than the gate allows, and the timeout starts after the wait', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const counting: typeof fetch = async (input, init) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      try {
+        return await fetch(input, init);
+      } finally {
+        inFlight--;
+      }
+    };
+    toss.double.latencyMs = 100;
+    // 12 calls of 100 ms through 3 places take ~400 ms; a 250 ms timeout counted from the call
+    // (not from when it joined the queue) never fires.
+    const client = createTossClient({
+      secretKey: TEST_SECRET_KEY,
+      baseUrl: toss.url,
+      timeoutMs: 250,
+      fetch: counting,
+      gate: createGate(3),
+    });
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => {
+        const id = `${orderId()}-g${i}`;
+        return client.charge({
+          billingKey,
+          customerKey,
+          amount: 9900,
+          orderId: id,
+          orderName: '숨다 베이직 (월간)',
+          idempotencyKey: id,
+        });
+      }),
+    );
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(most).toBe(3);
+  });
+
+  it('a call stopped while waiting for a place sends nothing and is an unknown outcome (looked up later)', async () => {
+    const gate = createGate(1);
+    await gate.acquire();
+    const client = createTossClient({ secretKey: TEST_SECRET_KEY, baseUrl: toss.url, timeoutMs: 1000, gate });
+    const before = toss.double.requests.length;
+    const controller = new AbortController();
+    const pending = client.findByOrderId('order-never-sent', controller.signal);
+    controller.abort();
+    expect(await pending).toMatchObject({ ok: false, class: 'unknown', code: 'ABORTED' });
+    expect(toss.double.requests.length).toBe(before);
   });
 });
