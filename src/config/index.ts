@@ -6,7 +6,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
-import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import { durationMs } from '../time/grammar.ts';
 import { redactUrl } from '../util/redact.ts';
@@ -145,75 +144,165 @@ function parseKeys(raw: string, problems: string[], variable = 'SUMDA_ENCRYPTION
 /** How long the embedded server outlives the last command that used it, unless SUMDA_EMBEDDED_IDLE says. */
 export const DEFAULT_EMBEDDED_IDLE_MS = 15 * 60_000;
 
-const positiveInt = (name: string) =>
-  z.coerce
-    .number({ error: `${name} must be a number` })
-    .int(`${name} must be a whole number`)
-    .min(0);
+/**
+ * The settings are a few strings, each checked by one small rule below (no schema library: this runs
+ * at the start of every command, and loading one cost more than the rest of the configuration).
+ * A rule returns the value (converted) or undefined after pushing its problems.
+ */
+type Rule = (raw: string, problems: string[]) => unknown;
 
-const envSchema = z.object({
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must start with postgres:// or postgresql://')
-    .optional(),
-  SUMDA_WORKER_DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, 'SUMDA_WORKER_DATABASE_URL must start with postgres:// or postgresql://')
-    .optional(),
-  SUMDA_DATA_DIR: z.string().min(1).optional(),
-  SUMDA_EMBEDDED_IDLE: z
-    .string()
-    .refine(
-      (text) => text === '0' || durationMs(text) !== null,
-      'SUMDA_EMBEDDED_IDLE must be a duration (15m, 1h) or 0 (stop when the last command ends)',
-    )
-    .optional(),
-  SUMDA_ACTOR: z.email('SUMDA_ACTOR must be an admin e-mail address').optional(),
+const matches =
+  (pattern: RegExp, message: string): Rule =>
+  (raw, problems) => {
+    if (pattern.test(raw)) return raw;
+    problems.push(message);
+    return undefined;
+  };
+
+const oneOf =
+  (values: readonly string[], message: string): Rule =>
+  (raw, problems) => {
+    if (values.includes(raw)) return raw;
+    problems.push(message);
+    return undefined;
+  };
+
+/** Anything the WHATWG URL parser accepts, trimmed, without the tabs and line breaks it would ignore. */
+const url =
+  (message: string): Rule =>
+  (raw, problems) => {
+    const trimmed = raw.trim();
+    if (URL.canParse(trimmed)) return trimmed.replace(/[\t\n\r]/g, '');
+    problems.push(message);
+    return undefined;
+  };
+
+/** local@domain.tld: dot-separated words of [A-Za-z0-9_'+-] (the last character not '), a domain of labels, a 2+ letter TLD. */
+const EMAIL =
+  /^(?:[A-Za-z0-9_'+-]+\.)*[A-Za-z0-9_'+-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9-]*\.)+[A-Za-z]{2,}$/;
+
+/**
+ * A whole number ≥ 0 (as `Number()` reads it: surrounding spaces, `1e3` and `0x10` too), within
+ * `min`/`max` when given. A negative number is reported as "<name> must be a number", as it always
+ * has been.
+ */
+const wholeNumber =
+  (name: string, min?: [number, string], max?: [number, string]): Rule =>
+  (raw, problems) => {
+    const n = Number(raw);
+    if (!Number.isFinite(n)) {
+      problems.push(`${name} must be a number`);
+      return undefined;
+    }
+    if (!Number.isInteger(n)) {
+      problems.push(`${name} must be a whole number`);
+      return undefined;
+    }
+    const before = problems.length;
+    if (!Number.isSafeInteger(n)) problems.push(`${name} must be a whole number`);
+    if (n < 0) problems.push(`${name} must be a number`);
+    if (min && n < min[0]) problems.push(min[1]);
+    if (max && n > max[0]) problems.push(max[1]);
+    return problems.length === before ? n : undefined;
+  };
+
+const any: Rule = (raw) => raw;
+const POSTGRES_URL = /^postgres(ql)?:\/\//;
+const days = (name: string) => wholeNumber(name, undefined, [3650, `${name} must be at most 3650`]);
+
+/** Every setting read from the environment, in the order problems are reported. */
+const RULES = {
+  DATABASE_URL: matches(POSTGRES_URL, 'DATABASE_URL must start with postgres:// or postgresql://'),
+  SUMDA_WORKER_DATABASE_URL: matches(
+    POSTGRES_URL,
+    'SUMDA_WORKER_DATABASE_URL must start with postgres:// or postgresql://',
+  ),
+  SUMDA_DATA_DIR: any,
+  SUMDA_EMBEDDED_IDLE: (raw, problems) => {
+    if (raw === '0' || durationMs(raw) !== null) return raw;
+    problems.push('SUMDA_EMBEDDED_IDLE must be a duration (15m, 1h) or 0 (stop when the last command ends)');
+    return undefined;
+  },
+  SUMDA_ACTOR: matches(EMAIL, 'SUMDA_ACTOR must be an admin e-mail address'),
   // The message never repeats the value: it is a secret.
-  SUMDA_TOKEN: z
-    .string()
-    .regex(/^sumda_tok_[A-Za-z0-9_-]{43}$/, 'SUMDA_TOKEN must be a token from `sumda admin token issue`')
-    .optional(),
-  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
-  LOG_FORMAT: z.enum(['json', 'pretty'], { error: 'LOG_FORMAT must be json or pretty' }).optional(),
-  SUMDA_ANALYZER: z.enum(['openai', 'local'], { error: 'SUMDA_ANALYZER must be openai or local' }).optional(),
-  OPENAI_API_KEY: z.string().min(1).optional(),
-  OPENAI_BASE_URL: z.url('OPENAI_BASE_URL must be a URL').optional(),
-  OPENAI_TIMEOUT_MS: positiveInt('OPENAI_TIMEOUT_MS').optional(),
-  SUMDA_OPENAI_RPM: positiveInt('SUMDA_OPENAI_RPM').optional(),
-  SUMDA_METRICS_PORT: positiveInt('SUMDA_METRICS_PORT')
-    .max(65_535, 'SUMDA_METRICS_PORT must be a port')
-    .optional(),
-  SUMDA_RETENTION_API_LOGS_DAYS: positiveInt('SUMDA_RETENTION_API_LOGS_DAYS')
-    .max(3650, 'SUMDA_RETENTION_API_LOGS_DAYS must be at most 3650')
-    .optional(),
-  SUMDA_RETENTION_LOGIN_LOGS_DAYS: positiveInt('SUMDA_RETENTION_LOGIN_LOGS_DAYS')
-    .max(3650, 'SUMDA_RETENTION_LOGIN_LOGS_DAYS must be at most 3650')
-    .optional(),
-  SUMDA_RETENTION_ERROR_LOGS_DAYS: positiveInt('SUMDA_RETENTION_ERROR_LOGS_DAYS')
-    .max(3650, 'SUMDA_RETENTION_ERROR_LOGS_DAYS must be at most 3650')
-    .optional(),
-  SUMDA_DB_POOL_SIZE: positiveInt('SUMDA_DB_POOL_SIZE')
-    .min(2, 'SUMDA_DB_POOL_SIZE must be at least 2')
-    .max(100, 'SUMDA_DB_POOL_SIZE must be at most 100')
-    .optional(),
-  TOSS_SECRET_KEY: z
-    .string()
-    .regex(
-      /^(test|live)_(g?sk)_[A-Za-z0-9_]+$/,
-      'TOSS_SECRET_KEY must be a Toss secret key (test_sk_… or live_sk_…)',
-    )
-    .optional(),
-  TOSS_API_URL: z.url('TOSS_API_URL must be a URL').optional(),
-  TOSS_TIMEOUT_MS: positiveInt('TOSS_TIMEOUT_MS').optional(),
-  TOSS_MAX_IN_FLIGHT: positiveInt('TOSS_MAX_IN_FLIGHT').optional(),
-  SUMDA_DUNNING_DAYS: z
-    .string()
-    .regex(/^\d{1,2}(,\d{1,2})*$/, 'SUMDA_DUNNING_DAYS must be increasing whole days, e.g. 1,3,5,7')
-    .optional(),
-  SUMDA_RENEWAL_NOTICE_DAYS: positiveInt('SUMDA_RENEWAL_NOTICE_DAYS').optional(),
-  SUMDA_BILLING_RECONCILE_AFTER_S: positiveInt('SUMDA_BILLING_RECONCILE_AFTER_S').optional(),
-});
+  SUMDA_TOKEN: matches(
+    /^sumda_tok_[A-Za-z0-9_-]{43}$/,
+    'SUMDA_TOKEN must be a token from `sumda admin token issue`',
+  ),
+  LOG_LEVEL: oneOf(LOG_LEVELS, `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`),
+  LOG_FORMAT: oneOf(['json', 'pretty'], 'LOG_FORMAT must be json or pretty'),
+  SUMDA_ANALYZER: oneOf(['openai', 'local'], 'SUMDA_ANALYZER must be openai or local'),
+  OPENAI_API_KEY: any,
+  OPENAI_BASE_URL: url('OPENAI_BASE_URL must be a URL'),
+  OPENAI_TIMEOUT_MS: wholeNumber('OPENAI_TIMEOUT_MS'),
+  SUMDA_OPENAI_RPM: wholeNumber('SUMDA_OPENAI_RPM'),
+  SUMDA_METRICS_PORT: wholeNumber('SUMDA_METRICS_PORT', undefined, [
+    65_535,
+    'SUMDA_METRICS_PORT must be a port',
+  ]),
+  SUMDA_RETENTION_API_LOGS_DAYS: days('SUMDA_RETENTION_API_LOGS_DAYS'),
+  SUMDA_RETENTION_LOGIN_LOGS_DAYS: days('SUMDA_RETENTION_LOGIN_LOGS_DAYS'),
+  SUMDA_RETENTION_ERROR_LOGS_DAYS: days('SUMDA_RETENTION_ERROR_LOGS_DAYS'),
+  SUMDA_DB_POOL_SIZE: wholeNumber(
+    'SUMDA_DB_POOL_SIZE',
+    [2, 'SUMDA_DB_POOL_SIZE must be at least 2'],
+    [100, 'SUMDA_DB_POOL_SIZE must be at most 100'],
+  ),
+  TOSS_SECRET_KEY: matches(
+    /^(test|live)_(g?sk)_[A-Za-z0-9_]+$/,
+    'TOSS_SECRET_KEY must be a Toss secret key (test_sk_… or live_sk_…)',
+  ),
+  TOSS_API_URL: url('TOSS_API_URL must be a URL'),
+  TOSS_TIMEOUT_MS: wholeNumber('TOSS_TIMEOUT_MS'),
+  TOSS_MAX_IN_FLIGHT: wholeNumber('TOSS_MAX_IN_FLIGHT'),
+  SUMDA_DUNNING_DAYS: matches(
+    /^\d{1,2}(,\d{1,2})*$/,
+    'SUMDA_DUNNING_DAYS must be increasing whole days, e.g. 1,3,5,7',
+  ),
+  SUMDA_RENEWAL_NOTICE_DAYS: wholeNumber('SUMDA_RENEWAL_NOTICE_DAYS'),
+  SUMDA_BILLING_RECONCILE_AFTER_S: wholeNumber('SUMDA_BILLING_RECONCILE_AFTER_S'),
+} satisfies Record<string, Rule>;
+
+type Setting = keyof typeof RULES;
+
+/** The checked settings, typed; a setting that is unset or failed its rule is undefined. */
+interface Settings {
+  DATABASE_URL?: string;
+  SUMDA_WORKER_DATABASE_URL?: string;
+  SUMDA_DATA_DIR?: string;
+  SUMDA_EMBEDDED_IDLE?: string;
+  SUMDA_ACTOR?: string;
+  SUMDA_TOKEN?: string;
+  LOG_LEVEL?: LogLevel;
+  LOG_FORMAT?: 'json' | 'pretty';
+  SUMDA_ANALYZER?: 'openai' | 'local';
+  OPENAI_API_KEY?: string;
+  OPENAI_BASE_URL?: string;
+  OPENAI_TIMEOUT_MS?: number;
+  SUMDA_OPENAI_RPM?: number;
+  SUMDA_METRICS_PORT?: number;
+  SUMDA_RETENTION_API_LOGS_DAYS?: number;
+  SUMDA_RETENTION_LOGIN_LOGS_DAYS?: number;
+  SUMDA_RETENTION_ERROR_LOGS_DAYS?: number;
+  SUMDA_DB_POOL_SIZE?: number;
+  TOSS_SECRET_KEY?: string;
+  TOSS_API_URL?: string;
+  TOSS_TIMEOUT_MS?: number;
+  TOSS_MAX_IN_FLIGHT?: number;
+  SUMDA_DUNNING_DAYS?: string;
+  SUMDA_RENEWAL_NOTICE_DAYS?: number;
+  SUMDA_BILLING_RECONCILE_AFTER_S?: number;
+}
+
+/** Every setting through its rule, in RULES order; every problem is collected. */
+function checkSettings(raw: Record<Setting, string | undefined>, problems: string[]): Settings {
+  const settings: Record<string, unknown> = {};
+  for (const [name, rule] of Object.entries(RULES) as [Setting, Rule][]) {
+    const value = raw[name];
+    if (value !== undefined) settings[name] = rule(value, problems);
+  }
+  return settings as Settings;
+}
 
 /** A live key may only talk to the real API over https (never to a local double or plain http). */
 function liveKeyProblem(key: string | undefined, url: string): string | undefined {
@@ -257,7 +346,7 @@ export function loadConfig(
     const value = flag ?? env[name] ?? dotenv[name];
     return value === '' ? undefined : value;
   };
-  const raw = {
+  const raw: Record<Setting, string | undefined> = {
     DATABASE_URL: pick('DATABASE_URL', flags.databaseUrl),
     SUMDA_WORKER_DATABASE_URL: pick('SUMDA_WORKER_DATABASE_URL'),
     SUMDA_DATA_DIR: pick('SUMDA_DATA_DIR', flags.dataDir),
@@ -285,10 +374,8 @@ export function loadConfig(
     SUMDA_BILLING_RECONCILE_AFTER_S: pick('SUMDA_BILLING_RECONCILE_AFTER_S'),
   };
   const problems: string[] = [];
-  const parsed = envSchema.safeParse(raw);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(issue.message);
-  }
+  const data = checkSettings(raw, problems);
+  const settingsOk = problems.length === 0;
   const rawKeys = pick('SUMDA_ENCRYPTION_KEYS');
   const keys = rawKeys === undefined ? undefined : parseKeys(rawKeys, problems);
   const rawAuditKeys = pick('SUMDA_AUDIT_KEY');
@@ -299,9 +386,8 @@ export function loadConfig(
   }
   const live = liveKeyProblem(raw.TOSS_SECRET_KEY, raw.TOSS_API_URL ?? TOSS_DEFAULT_URL);
   if (live) problems.push(live);
-  const dunningDays = parseDunning(parsed.success ? parsed.data.SUMDA_DUNNING_DAYS : undefined, problems);
-  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
-  const data = parsed.data;
+  const dunningDays = parseDunning(settingsOk ? data.SUMDA_DUNNING_DAYS : undefined, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
   const config: Config = {
     databaseUrl: data.DATABASE_URL,
     workerDatabaseUrl: data.SUMDA_WORKER_DATABASE_URL,
