@@ -10,9 +10,9 @@
 import { z } from 'zod';
 import { CONTEXT_TAGS, ETHICS_TAGS } from '../analysis/schema.ts';
 import { durationMs, MAX_DURATION_DAYS } from '../time/grammar.ts';
+import { isPolicyName, POLICY_NAMES, type PolicyName } from './names.ts';
 
-export const POLICY_NAMES = ['ethics', 'slip', 'tone', 'mode', 'analysis'] as const;
-export type PolicyName = (typeof POLICY_NAMES)[number];
+export { isPolicyName, POLICY_NAMES, type PolicyName };
 
 /** The most crisis resources an ethics policy may list. */
 export const MAX_CRISIS_RESOURCES = 20;
@@ -229,10 +229,6 @@ export const DEFAULT_POLICIES: PolicyConfigs = {
     repair_attempts: 1,
   },
 };
-
-export function isPolicyName(name: string): name is PolicyName {
-  return (POLICY_NAMES as readonly string[]).includes(name);
-}
 
 /** Every problem with a config, as `path: message` lines (empty = valid). */
 export function configProblems(name: PolicyName, config: unknown): string[] {

@@ -13,7 +13,10 @@ import type { Database } from '../db/types.ts';
 import { IntegrityError, NotFoundError, PgCode, pgCode, UsageError } from '../errors.ts';
 import { findPrompt } from '../prompts/index.ts';
 import { canonicalJson, type JsonObject } from './merge.ts';
-import { configProblems, DEFAULT_POLICIES, isPolicyName, POLICY_NAMES, type PolicyName } from './schemas.ts';
+import { isPolicyName, POLICY_NAMES, type PolicyName } from './names.ts';
+import { configProblems, DEFAULT_POLICIES } from './schemas.ts';
+
+export { listPolicies } from './list.ts';
 
 const VERSION = /^v\d+\.\d+\.\d+$/;
 
@@ -357,53 +360,6 @@ export function rollbackPointer(
     throw new UsageError(
       `${input.name} (${input.scope}) is on the ${input.scope === 'global' ? 'built-in default' : 'global pointer'}; nothing to roll back to`,
     );
-  });
-}
-
-export async function listPolicies(db: Kysely<Database>) {
-  const rows = await db
-    .selectFrom('admin.ai_policy_versions as v')
-    .leftJoin('admin.ai_policy_active as a', 'a.version_id', 'v.id')
-    .leftJoin('admin.admins as ad', 'ad.id', 'a.activated_by')
-    .select([
-      'v.policy_name',
-      'v.scope',
-      'v.version',
-      'v.created_at',
-      'a.activated_at',
-      'ad.email as activated_by',
-    ])
-    .orderBy('v.policy_name')
-    .orderBy('v.scope')
-    .orderBy('v.created_at')
-    .execute();
-  return POLICY_NAMES.flatMap((name) => {
-    const mine = rows.filter((r) => r.policy_name === name);
-    const scopes = [...new Set(mine.map((r) => r.scope))];
-    if (scopes.length === 0) {
-      return [
-        {
-          policy: name,
-          scope: 'global',
-          active: 'default (built-in)',
-          versions: 0,
-          activatedAt: null,
-          activatedBy: null,
-        },
-      ];
-    }
-    return scopes.map((scope) => {
-      const inScope = mine.filter((r) => r.scope === scope);
-      const active = inScope.find((r) => r.activated_at);
-      return {
-        policy: name,
-        scope,
-        active: active?.version ?? (scope === 'global' ? 'default (built-in)' : '(none)'),
-        versions: inScope.length,
-        activatedAt: active?.activated_at ?? null,
-        activatedBy: active?.activated_by ?? null,
-      };
-    });
   });
 }
 

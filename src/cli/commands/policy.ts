@@ -223,7 +223,7 @@ export function registerPolicy(program: Command): void {
       .option('--json', 'machine-readable result on stdout')
       .action(
         act(async (ctx) => {
-          const { listPolicies } = await import('../../policy/versions.ts');
+          const { listPolicies } = await import('../../policy/list.ts');
           const rows = await listPolicies(await ctx.db());
           if (ctx.out.json) return ctx.out.data(rows);
           ctx.out.table(
@@ -348,7 +348,7 @@ export function registerPolicy(program: Command): void {
           const { resolvePolicies } = await import('../../policy/resolve.ts');
           const { flatten } = await import('../../policy/merge.ts');
           const { requirePolicyName } = await import('../../policy/versions.ts');
-          const { POLICY_NAMES } = await import('../../policy/schemas.ts');
+          const { POLICY_NAMES } = await import('../../policy/names.ts');
           const { requireUserId } = await import('../../policy/scope.ts');
           const names: PolicyName[] = opts.policy ? [requirePolicyName(opts.policy)] : [...POLICY_NAMES];
           const db = await ctx.db();
