@@ -97,8 +97,17 @@ function describeSteps(steps: readonly string[]): string {
   return `${steps.length} migrations (${steps[0]} back to ${steps[steps.length - 1]})`;
 }
 
+/** The migration files' names in order, without reading them (what a schema check needs). */
+export async function listMigrationNames(dir = MIGRATIONS_DIR): Promise<string[]> {
+  return (await migrationFileNames(dir)).map((file) => file.replace(/\.ts$/, ''));
+}
+
+async function migrationFileNames(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((n) => FILE_NAME.test(n)).sort();
+}
+
 export async function listMigrationFiles(dir = MIGRATIONS_DIR): Promise<MigrationFile[]> {
-  const names = (await readdir(dir)).filter((n) => FILE_NAME.test(n)).sort();
+  const names = await migrationFileNames(dir);
   return Promise.all(
     names.map(async (file) => {
       const path = join(dir, file);

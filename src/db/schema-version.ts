@@ -12,7 +12,7 @@
  */
 import { type Kysely, sql } from 'kysely';
 import { ExitCode, SumdaError } from '../errors.ts';
-import { listMigrationFiles, MIGRATIONS_TABLE } from './migrator.ts';
+import { listMigrationNames, MIGRATIONS_TABLE } from './migrator.ts';
 
 export interface SchemaVersion {
   /** The newest migration this build knows. */
@@ -28,7 +28,7 @@ export interface SchemaVersion {
 /** The migration names this build ships (read once per process: the files do not change under it). */
 let known: Promise<string[]> | undefined;
 export function knownMigrations(): Promise<string[]> {
-  known ??= listMigrationFiles().then((files) => files.map((f) => f.name));
+  known ??= listMigrationNames();
   return known;
 }
 
