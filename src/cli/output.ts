@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { styleText } from 'node:util';
+import { renderTable } from './table.ts';
 
 type Style = Parameters<typeof styleText>[0];
 type Cell = string | number | boolean | null | undefined | Date;
@@ -142,7 +143,7 @@ function terminalColumns(): number | undefined {
 
 let TableCtor: (new (options: object) => { push(row: unknown[]): void; toString(): string }) | undefined;
 function tableCtor() {
-  // cli-table3 is CommonJS and only needed by commands that print tables.
+  // cli-table3 is CommonJS, and only needed for tables ./table.ts leaves to it (emoji, symbols).
   TableCtor ??= createRequire(import.meta.url)('cli-table3');
   return TableCtor!;
 }
@@ -174,7 +175,6 @@ export function createOutput(options: { json: boolean; wide?: boolean }): Output
         write(process.stdout, tableOptions.empty ?? 'nothing to show');
         return;
       }
-      const Table = tableCtor();
       const colour = process.stdout.isTTY && !process.env.NO_COLOR;
       const short = new Set(options.wide ? [] : (tableOptions.shortIds ?? []));
       const render = (compact: boolean) =>
@@ -203,15 +203,30 @@ export function createOutput(options: { json: boolean; wide?: boolean }): Output
         cells = render(true);
         colWidths = fitColumns(widthsOf(cells), columns);
       }
+      const styledHead = head.map((h) => style('bold', h));
+      const lines = cells.map((row) =>
+        colWidths ? row.map((text, i) => wrapText(text, colWidths[i]! - 2)) : row,
+      );
+      const drawn = renderTable({
+        head: styledHead,
+        rows: lines,
+        ...(colWidths ? { colWidths } : {}),
+        // Grey borders on a colour terminal; empty segments stay empty, as cli-table3 left them.
+        ...(colour ? { border: (text: string) => (text ? style('gray', text) : text) } : {}),
+      });
+      if (drawn !== undefined) {
+        write(process.stdout, drawn);
+        return;
+      }
+      const Table = tableCtor();
       const table = new Table({
-        head: head.map((h) => style('bold', h)),
+        head: styledHead,
         style: { head: [], border: colour ? ['grey'] : [] },
         // Compact: no rule between rows, so long listings stay readable.
         chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
         ...(colWidths ? { colWidths } : {}),
       });
-      for (const row of cells)
-        table.push(colWidths ? row.map((text, i) => wrapText(text, colWidths[i]! - 2)) : row);
+      for (const row of lines) table.push(row);
       write(process.stdout, table.toString());
     },
     fields: (pairs) => {
