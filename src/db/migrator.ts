@@ -12,20 +12,24 @@
  * and import nothing from `src/` (they are frozen in time).
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import type pg from 'pg';
 import { DriftError, LockBusyError, MigrationFailedError, SumdaError, UsageError } from '../errors.ts';
 import { retryCatalogRace } from './catalog-race.ts';
 import { connectClient } from './connect.ts';
+import {
+  listMigrationNames,
+  MIGRATIONS_DIR,
+  MIGRATIONS_TABLE,
+  migrationFileNames,
+} from './migration-files.ts';
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
-export const MIGRATIONS_TABLE = 'sumda_migrations';
+export { listMigrationNames, MIGRATIONS_DIR, MIGRATIONS_TABLE };
 /** pg_advisory_lock key of the migration lock; a fixed constant so every sumda version agrees on it. */
 export const MIGRATION_LOCK_KEY = 0x5ad6_0a7e_1b2c_3d4en;
-const FILE_NAME = /^\d{4}_[a-z0-9_]+\.ts$/;
 
 export interface MigrationModule {
   up(db: Kysely<any>): Promise<void>;
@@ -95,15 +99,6 @@ export function checksumOf(text: string): string {
 function describeSteps(steps: readonly string[]): string {
   if (steps.length <= 3) return steps.join(', ');
   return `${steps.length} migrations (${steps[0]} back to ${steps[steps.length - 1]})`;
-}
-
-/** The migration files' names in order, without reading them (what a schema check needs). */
-export async function listMigrationNames(dir = MIGRATIONS_DIR): Promise<string[]> {
-  return (await migrationFileNames(dir)).map((file) => file.replace(/\.ts$/, ''));
-}
-
-async function migrationFileNames(dir: string): Promise<string[]> {
-  return (await readdir(dir)).filter((n) => FILE_NAME.test(n)).sort();
 }
 
 export async function listMigrationFiles(dir = MIGRATIONS_DIR): Promise<MigrationFile[]> {

@@ -12,7 +12,7 @@
  */
 import { type Kysely, sql } from 'kysely';
 import { ExitCode, SumdaError } from '../errors.ts';
-import { listMigrationNames, MIGRATIONS_TABLE } from './migrator.ts';
+import { listMigrationNames, MIGRATIONS_TABLE } from './migration-files.ts';
 
 export interface SchemaVersion {
   /** The newest migration this build knows. */
