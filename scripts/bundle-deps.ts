@@ -4,10 +4,10 @@
  * most of what a read command costs beyond Node's own start, and bundled (rolldown, already
  * installed with vitest) they load in a fraction of that. bin/sumda uses a bundle only when every
  * package that went into it is still installed at the version it was built from (checked on every
- * start), only for `import` (a CommonJS `require` still gets node_modules), and never when
+ * start: one stat of npm's installed-tree record, and each package's version only when that changed), only for `import` (a CommonJS `require` still gets node_modules), and never when
  * SUMDA_NO_BUNDLES=1; without it everything runs from node_modules as before. Tests run from source.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,13 +33,24 @@ export const BUNDLED: Record<string, BundleSpec> = {
 };
 
 export interface BundleManifest {
-  [pkg: string]: {
-    version: string;
-    /** Every package folder (relative to the project) whose files are in the bundle, with its version. */
-    packages: Record<string, string>;
-    entries: Record<string, string>;
-  };
+  /**
+   * npm's record of the installed tree (node_modules/.package-lock.json, rewritten by every npm
+   * install) as it was at build time: while it is unchanged, bin/sumda skips reading every bundled
+   * package's version.
+   */
+  installed?: { mtimeMs: number; size: number };
+  bundles: Record<
+    string,
+    {
+      version: string;
+      /** Every package folder (relative to the project) whose files are in the bundle, with its version. */
+      packages: Record<string, string>;
+      entries: Record<string, string>;
+    }
+  >;
 }
+
+const INSTALLED_TREE = new URL('node_modules/.package-lock.json', ROOT);
 
 async function versionAt(dir: string): Promise<string> {
   const json = JSON.parse(await readFile(new URL(`${dir}/package.json`, ROOT), 'utf8'));
@@ -63,7 +74,11 @@ async function entryText(specifier: string): Promise<string> {
 export async function bundleDeps(): Promise<BundleManifest> {
   const { build } = await import('rolldown');
   await mkdir(CACHE, { recursive: true });
-  const manifest: BundleManifest = {};
+  const tree = await stat(INSTALLED_TREE).catch(() => undefined);
+  const manifest: BundleManifest = {
+    ...(tree ? { installed: { mtimeMs: tree.mtimeMs, size: tree.size } } : {}),
+    bundles: {},
+  };
   for (const [name, spec] of Object.entries(BUNDLED)) {
     const version = await versionAt(`node_modules/${name}`);
     const dir = `${name}@${version}`;
@@ -97,7 +112,7 @@ export async function bundleDeps(): Promise<BundleManifest> {
     }
     const packages: Record<string, string> = {};
     for (const pkg of [...dirs].sort()) packages[pkg] = await versionAt(pkg);
-    manifest[name] = { version, packages, entries };
+    manifest.bundles[name] = { version, packages, entries };
   }
   await writeFile(new URL('manifest.json', CACHE), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
@@ -105,7 +120,7 @@ export async function bundleDeps(): Promise<BundleManifest> {
 
 if (import.meta.main) {
   const manifest = await bundleDeps();
-  for (const [name, { version, packages, entries }] of Object.entries(manifest)) {
+  for (const [name, { version, packages, entries }] of Object.entries(manifest.bundles)) {
     const more = Object.keys(packages).length - 1;
     process.stdout.write(
       `bundled ${name} ${version}${more > 0 ? ` (+${more} packages)` : ''}: ${Object.keys(entries).join(', ')}\n`,
