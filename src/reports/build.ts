@@ -257,7 +257,9 @@ export function buildStatement(span: PeriodSpan, chunk: UserChunk): RawBuilder<C
       delete from public.reports r
       where ${users('r')} and r.period_type = ${type}
         and r.period_start between ${first.startDate}::date and ${last.startDate}::date
-        and not exists (select 1 from built b where b.user_id = r.user_id and b.p = r.period_start)
+        -- NOT IN, a hashed subplan: a NOT EXISTS anti-join against the CTE, whose size the planner
+        -- cannot see, ran as a nested loop, (users × periods)² comparisons on a rebuild of a span.
+        and (r.user_id, r.period_start) not in (select b.user_id, b.p from built b)
         and exists (select 1 from public.users u where u.id = r.user_id and u.state in (${REPORTED_STATES}))
       returning 1
     ),

@@ -18,6 +18,7 @@ import {
 import {
   buildChunk,
   buildPeriod,
+  buildStatement,
   type ChunkResult,
   FIRST_USER,
   nextUserChunk,
@@ -30,6 +31,7 @@ import { reportsOf, staleMarks } from './support.ts';
 
 const database = useTestDatabase();
 const USERS = 9;
+const LAST_USER = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
 const NOW = new Date('2026-12-02T12:00:00+09:00');
 let team: Team;
 
@@ -164,6 +166,18 @@ describe('a span of periods in one statement', () => {
     const rows = await reportsOf(db, user);
     expect(rows.find((r) => r.period_type === 'weekly' && r.period_start === '2026-11-09')).toBeUndefined();
     expect(rows.find((r) => r.period_start === '2026-11-16')!.summary.change).toBeNull();
+  });
+
+  it('checks a rebuilt span for removals with one hash, never a loop over the built reports', async () => {
+    const span = periodsCovering('weekly', '2026-09-01', '2026-11-30');
+    const compiled = buildStatement(span, { after: FIRST_USER, upto: LAST_USER }).compile(database.db);
+    const plan = await database.db.executeQuery<{ 'QUERY PLAN': string }>({
+      ...compiled,
+      sql: `explain (costs off) ${compiled.sql}`,
+    });
+    const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
+    expect(text).toMatch(/hashed SubPlan/);
+    expect(text).not.toMatch(/Anti Join/);
   });
 
   it('refuses periods that are not consecutive or not of one type', async () => {
