@@ -2,7 +2,7 @@
  * Reading operator input: files or stdin, JSON with a clear error, numbers and ids. Times and
  * durations have their own grammar: src/time/grammar.ts.
  */
-import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { UsageError } from '../errors.ts';
 import { quote } from '../util/quote.ts';
 import { isUuid } from '../util/uuid.ts';
@@ -39,7 +39,9 @@ export async function readInput(path: string, flag = '--file', maxBytes = MAX_IN
     }
     return Buffer.concat(chunks).toString('utf8');
   }
-  let file: Awaited<ReturnType<typeof open>>;
+  // Loaded here, not at the top: most commands that list this module read no file.
+  const { open } = await import('node:fs/promises');
+  let file: FileHandle;
   try {
     file = await open(path, 'r');
   } catch (error) {
