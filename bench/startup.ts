@@ -7,6 +7,7 @@
  *   process, the imports and the CLI add to the schema work;
  * - `seed()` of 10,000 users × 90 days vs a hand-written `INSERT … SELECT` that writes as many diary
  *   rows with random bytea of the same average size in one statement (the set-based anchor).
+ * BENCH_STARTUP_ONLY=cli measures the command start-ups alone.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -295,6 +296,10 @@ async function anchorInsert(
 }
 
 export async function runStartup(bench: Bench): Promise<Summary> {
+  // BENCH_STARTUP_ONLY=cli: the command start-ups alone (seconds, not minutes).
+  if (process.env.BENCH_STARTUP_ONLY === 'cli') {
+    return { name: 'startup: CLI start-up', figures: await helpStartup(bench) };
+  }
   const figures = [
     ...(await helpStartup(bench)),
     ...(await migrateTimes(bench)),
