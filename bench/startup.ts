@@ -107,7 +107,7 @@ async function helpStartup(bench: Bench): Promise<Figure[]> {
     ['`sumda --help`', help, true],
     ['`sumda --help` without the compile cache', cold, false],
     ['`sumda policy list` (a read command, local PostgreSQL; after `npm run build`)', read, true],
-    ['`sumda policy list` without the prebundled kysely and zod (no `npm run build`)', unbundled, false],
+    ['`sumda policy list` without the bundles (no `npm run build`)', unbundled, false],
   ] as const) {
     const r = m.cli.cpuMs / m.node.cpuMs;
     figures.push({
