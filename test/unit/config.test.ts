@@ -74,4 +74,30 @@ describe('loadConfig', () => {
     expect(text).not.toContain('sk-secret');
     expect(redactUrl('postgres://u:pw@h:5/db')).toBe('postgres://u:*****@h:5/db');
   });
+
+  it('reads numbers as Number() does and keeps the messages the zod schema gave', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig({}, env, tmpdir());
+        return [];
+      } catch (e) {
+        return (e as ConfigError).problems;
+      }
+    };
+    expect(loadConfig({}, { TOSS_TIMEOUT_MS: ' 1e3 ', SUMDA_DB_POOL_SIZE: '0x10' }, tmpdir())).toMatchObject({
+      billing: { tossTimeoutMs: 1000 },
+      worker: { poolSize: 16 },
+    });
+    expect(problems({ TOSS_TIMEOUT_MS: 'soon' })).toEqual(['TOSS_TIMEOUT_MS must be a number']);
+    expect(problems({ TOSS_TIMEOUT_MS: '1.5' })).toEqual(['TOSS_TIMEOUT_MS must be a whole number']);
+    expect(problems({ SUMDA_DB_POOL_SIZE: '-1' })).toEqual([
+      'SUMDA_DB_POOL_SIZE must be a number',
+      'SUMDA_DB_POOL_SIZE must be at least 2',
+    ]);
+    expect(problems({ SUMDA_METRICS_PORT: '70000' })).toEqual(['SUMDA_METRICS_PORT must be a port']);
+    expect(loadConfig({}, { OPENAI_BASE_URL: ' http://127.0.0.1:9/v1 ' }, tmpdir()).openai.baseUrl).toBe(
+      'http://127.0.0.1:9/v1',
+    );
+    expect(problems({ OPENAI_BASE_URL: 'not a url' })).toEqual(['OPENAI_BASE_URL must be a URL']);
+  });
 });
