@@ -35,8 +35,10 @@ const MEASURABLE = /^[\u0000-\u1fff\u3000-\u9fff\uac00-\ud7a3\uff00-\uffef]*$/;
 
 /** Columns a string takes, as cli-table3 measured it: the widest line, SGR codes not counted. */
 function width(text: string): number {
+  const plain = text.includes('\u001b') ? text.replace(SGR, '') : text;
+  if (!plain.includes('\n')) return lineWidth(plain);
   let widest = 0;
-  for (const line of text.replace(SGR, '').split('\n')) widest = Math.max(widest, lineWidth(line));
+  for (const line of plain.split('\n')) widest = Math.max(widest, lineWidth(line));
   return widest;
 }
 
