@@ -192,7 +192,11 @@ function registerBackfill(report: Command): void {
       .option('--from <date>', 'first Seoul day (YYYY-MM-DD); its whole period is built')
       .option('--to <date>', 'last Seoul day, inclusive (not in the future)')
       .option('--user <id>', 'only this user')
-      .option('--chunk-size <n>', 'users per chunk (one statement, one transaction, one job)', '1000')
+      .option(
+        '--chunk-size <n>',
+        'users per chunk (one statement over a window of up to 120 days of periods, one transaction, one job)',
+        '1000',
+      )
       .option(
         '--throttle <duration>',
         'pause between chunks, e.g. 200ms, so app queries keep their latency',
