@@ -6,7 +6,8 @@
  * the database work around each call costs. The double runs in a process of its own (Toss is
  * remote: its CPU is not the worker's). Also counted: charges per subscription in the double's
  * ledger (must be exactly one). `BENCH_BILLING_SUBS` changes the size (small while developing),
- * `BENCH_BILLING_CONCURRENCY` the calls in flight.
+ * `BENCH_BILLING_CONCURRENCY` the calls in flight, `BENCH_BILLING_BATCH` and `BENCH_BILLING_HOLD` the
+ * queue's batch size and jobs held (default the catalog's).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -92,7 +93,8 @@ export async function runBilling(bench: Bench): Promise<Summary> {
       config,
       log: sinkLogger('warn'),
       queues: [QUEUES.billingScan.name, QUEUES.billingRenew.name],
-      concurrency: undefined,
+      concurrency: Number(process.env.BENCH_BILLING_HOLD) || undefined,
+      batchSize: Number(process.env.BENCH_BILLING_BATCH) || undefined,
       once: true,
       drainTimeoutMs: 60_000,
       heartbeatMs: 60_000,
