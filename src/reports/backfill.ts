@@ -432,6 +432,10 @@ export async function runChunk(
       let span: Period[];
       if (run.cursor_last_period !== null) {
         span = periodsThrough(start, run.cursor_last_period); // a window in progress
+      } else if (run.cursor_user !== null) {
+        // A run left mid-period by a build from before windows (0025), or still running one
+        // during a deploy: that period's window is the period alone, as its first users had it.
+        span = [start];
       } else {
         const horizon = spanFrom(start, run.last_period, null).at(-1)!.startDate;
         const covered = await firstCoveredByOlderRun(trx, run, start.startDate, horizon);

@@ -248,4 +248,33 @@ describe('backfill windows', () => {
     for (const period of plan.periods) await buildPeriod(db, period);
     expect(built).toEqual(await snapshot());
   });
+
+  it('a run left mid-period by a build from before windows finishes that period alone', async () => {
+    const db = database.db;
+    await sql`truncate public.reports`.execute(db);
+    const plan = await planBackfill(
+      db,
+      { type: 'weekly', from: '2026-11-02', to: '2026-11-22', chunkSize: 4 },
+      NOW,
+    );
+    const run = await startBackfill(db, null, operation(team.manager), plan, { inline: true });
+    const users = await sql<{ id: string }>`select id from public.users order by id`.execute(db);
+    // What the one-period build left: the first four users of the week of 11-02 done (and nothing
+    // written, so their reports are missing here: only the rest of the period may be built).
+    await sql`update sumda.report_backfills set cursor_user = ${users.rows[3]!.id}, done = 4 where id = ${run.id}`.execute(
+      db,
+    );
+    const step = await runChunk(db, run.id);
+    expect(step).toMatchObject({ did: 'built', period: '2026-11-02', periods: 1, users: 4 });
+    // Users 5-8 of that week alone, now recorded as the window; then user 9, then 11-09 … 11-16.
+    expect(step.run).toMatchObject({ cursor_period: '2026-11-02', cursor_last_period: '2026-11-02' });
+    const rest = await runInline(db, run.id);
+    expect(rest.run).toMatchObject({ status: 'completed', done: plan.total });
+    const rows = await snapshot();
+    const first = new Set(users.rows.slice(0, 4).map((u) => u.id));
+    // The first four users have no report of 11-02 (left to the build that did them), every later
+    // week is built for everyone with entries.
+    expect(rows.filter((r) => r.period_start === '2026-11-02' && first.has(r.user_id))).toEqual([]);
+    expect(rows.filter((r) => r.period_start === '2026-11-09').length).toBeGreaterThanOrEqual(7);
+  });
 });
