@@ -89,7 +89,7 @@ const PERIOD_STEP: Readonly<Record<PeriodType, string>> = {
 /** Consecutive periods of one type, oldest first: what one chunk statement builds. */
 export type PeriodSpan = Period | readonly Period[];
 
-function spanOf(span: PeriodSpan): { type: PeriodType; first: Period; last: Period; count: number } {
+function spanOf(span: PeriodSpan): { type: PeriodType; first: Period; last: Period } {
   const periods = 'type' in span ? [span as Period] : (span as readonly Period[]);
   const first = periods[0];
   if (!first) throw new RangeError('a chunk builds at least one period');
@@ -99,7 +99,7 @@ function spanOf(span: PeriodSpan): { type: PeriodType; first: Period; last: Peri
       throw new RangeError(`a chunk's periods are consecutive periods of one type (${p.startDate})`);
     }
   }
-  return { type: first.type, first, last: periods.at(-1)!, count: periods.length };
+  return { type: first.type, first, last: periods.at(-1)! };
 }
 
 /**
@@ -285,7 +285,7 @@ export function buildStatement(span: PeriodSpan, chunk: UserChunk): RawBuilder<C
  * Builds (or rebuilds) the reports of a span of periods for one chunk of users, in the caller's
  * transaction or in one of its own. JIT is off for it: the plan's row estimates (a jsonb array per
  * entry) put it past `jit_above_cost`, and compiling it took 0.5–0.7 s a statement while a chunk of
- * 1,000 users runs in about a second — measured 1.5–3× slower with JIT (bench/reports.ts).
+ * 1,000 users × one period ran in about a second — measured 1.5–3× slower with JIT (bench/reports.ts).
  */
 export async function buildChunk(
   db: Kysely<Database>,
