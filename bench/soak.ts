@@ -1,10 +1,11 @@
 /**
  * Soak: `sumda worker` daemons (every queue, offline analyzer) under a steady arrival of diary
  * entries for SOAK_DURATION (default 30m), one worker SIGKILLed and replaced every SOAK_KILL_EVERY
- * (default 5m). Every SOAK_SAMPLE (10s) it records each worker's resident memory, the connections to
+ * (default 5m) — never worker 1, which lives the whole run so its memory can be judged. Every SOAK_SAMPLE (10s) it records each worker's resident memory, the connections to
  * the soak's database and the depth of analysis.run and slip.check. At the end arrivals stop, the
  * queues drain, and it checks:
- * - memory: each worker's RSS from the end of its warm-up to its last sample (growth per 10 minutes);
+ * - memory: each worker's RSS from the end of its warm-up (5 min) to its last sample (growth per 10
+ *   minutes), judged for workers that lived 10 warm minutes or more;
  * - connections: bounded by what the pools allow, and not climbing;
  * - queue depth: the backlog in the last third of the run is no larger than in the first;
  * - nothing lost, nothing twice: every entry written has exactly one analysis and one completed
@@ -35,12 +36,15 @@ const WORKERS = Number(env.SOAK_WORKERS) || 2;
 const RATE = Number(env.SOAK_RATE) || 20;
 const POOL = Number(env.SOAK_POOL) || 3;
 const USERS = 500;
-/** A worker's first minute (module loading, caches, pools filling) is not held against it. */
-const WARMUP_MS = 60_000;
+/**
+ * A worker's first five minutes (module loading, caches, pools filling, V8 growing its heap to the
+ * size the load needs) are not held against it: RSS climbs for minutes before it levels.
+ */
+const WARMUP_MS = 5 * 60_000;
 /** Memory growth per 10 minutes (half a worker's samples against the other half) judged as growing. */
 const MEMORY_GROWTH_LIMIT = 0.1;
-/** A worker's warm life shorter than this is reported but not judged. */
-const MEMORY_JUDGED_MINUTES = 4;
+/** A worker's warm life shorter than this is reported but not judged (half-samples of a few minutes are GC noise). */
+const MEMORY_JUDGED_MINUTES = 10;
 /** How long the queues get to drain after arrivals stop. */
 const DRAIN_LIMIT_MS = 180_000;
 const QUEUES = ['analysis.run', 'slip.check'];
@@ -208,7 +212,10 @@ try {
         select count(*)::int as n from pg_stat_activity where datname = ${scratch.name}`.execute(db);
       samples.push({ at, connections: conn.rows[0]!.n, ...(await queueDepth(db)) });
       if (at >= nextKill && at < DURATION_MS - SAMPLE_MS) {
-        const victim = live()[killed % live().length]!;
+        // Worker 1 is never killed (with more than one worker): one process lives the whole run,
+        // long enough to judge its memory; the others are killed in turn.
+        const candidates = live().filter((w) => live().length === 1 || w.id !== 1);
+        const victim = candidates[killed % candidates.length]!;
         progress(`${num(at / 60_000, 1)} min: SIGKILL worker ${victim.id}, starting a replacement`);
         victim.process.send('SIGKILL');
         victim.killedAt = at;
