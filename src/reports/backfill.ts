@@ -31,13 +31,14 @@
  *   each chunk, so a backfill never holds the app's queries up for long.
  * - failure: a chunk that throws is counted (`failures`, `last_error` — SQL error text, never data);
  *   the job retries it; once failures reach 3 and a fifth of all chunk attempts, the run is `failed`.
+ *   A chunk that hits the chunk timeout halves the run's chunk size instead (down to 1; not counted).
  */
 import { type Kysely, sql } from 'kysely';
 import { authorize, mutate } from '../admins/permissions.ts';
 import { type Operation, type OperationWithActor, writeAudit } from '../audit/index.ts';
 import { lockFor } from '../db/locks.ts';
 import type { Database } from '../db/types.ts';
-import { NotFoundError, SumdaError, UsageError } from '../errors.ts';
+import { NotFoundError, PgCode, pgCode, SumdaError, UsageError } from '../errors.ts';
 import { enqueue, type PgBoss } from '../queue/boss.ts';
 import { QUEUES } from '../queue/catalog.ts';
 import {
@@ -516,21 +517,34 @@ async function countUsers(db: Kysely<Database>): Promise<number> {
   return Number(row.n);
 }
 
-/** Counts a failed chunk; past the threshold the run is stopped (`failed`). */
+/**
+ * Counts a failed chunk; past the threshold the run is stopped (`failed`). A chunk that ran out of
+ * its time (`statement_timeout` = the chunk timeout) halves the run's chunk size instead, down to one
+ * user, and is not counted: the retry builds fewer users from the same cursor, so a window too big
+ * for the timeout shrinks until it fits rather than failing the run at 3 a.m.
+ */
 async function recordFailure(db: Kysely<Database>, runId: number, error: Error): Promise<void> {
   // SQL error messages name objects and values of ids, never diary text (the builder reads none).
   const message = error.message.slice(0, 500);
+  const timedOut = pgCode(error) === PgCode.queryCanceled;
   await sql`
-    update sumda.report_backfills set
-      failures = failures + 1,
-      last_error = ${message},
-      status = case when status = 'running' and failures + 1 >= ${MAX_FAILURES}
-                      and (failures + 1)::float8 / (chunks + failures + 1) >= ${MAX_FAILURE_RATIO}
-                    then 'failed' else status end,
-      finished_at = case when status = 'running' and failures + 1 >= ${MAX_FAILURES}
-                      and (failures + 1)::float8 / (chunks + failures + 1) >= ${MAX_FAILURE_RATIO}
-                    then now() else finished_at end
-    where id = ${runId}`
+    with r as (
+      select id, ${timedOut}::boolean and chunk_size > 1 as shrink from sumda.report_backfills where id = ${runId}
+    )
+    update sumda.report_backfills b set
+      chunk_size = case when r.shrink then b.chunk_size / 2 else b.chunk_size end,
+      last_error = case when r.shrink
+                     then ${message} || ' (the chunk size was halved to ' || b.chunk_size / 2 || ')'
+                     else ${message} end,
+      failures = case when r.shrink then b.failures else b.failures + 1 end,
+      status = case when b.status = 'running' and not r.shrink and b.failures + 1 >= ${MAX_FAILURES}
+                      and (b.failures + 1)::float8 / (b.chunks + b.failures + 1) >= ${MAX_FAILURE_RATIO}
+                    then 'failed' else b.status end,
+      finished_at = case when b.status = 'running' and not r.shrink and b.failures + 1 >= ${MAX_FAILURES}
+                      and (b.failures + 1)::float8 / (b.chunks + b.failures + 1) >= ${MAX_FAILURE_RATIO}
+                    then now() else b.finished_at end
+    from r
+    where b.id = r.id`
     .execute(db)
     .catch(() => {});
 }

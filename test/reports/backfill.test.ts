@@ -254,6 +254,49 @@ describe('running', () => {
     expect([...counts.values()].filter((n) => n !== 1)).toEqual([]);
   });
 
+  it('a chunk that runs out of its time halves the chunk size (not a failure); the run then completes', async () => {
+    const db = database.db;
+    await sql`delete from test_report_inserts`.execute(db);
+    await sql`delete from public.reports where period_type = 'monthly'`.execute(db);
+    const users = await sql<{ id: string }>`select id from public.users order by id`.execute(db);
+    // Building the flagged user's reports takes longer than the run's 1 s chunk timeout.
+    await sql`
+      create table test_slow (user_id uuid primary key);
+      create function test_slow_report() returns trigger language plpgsql as $$
+      begin
+        if exists (select 1 from test_slow where user_id = new.user_id) then perform pg_sleep(3); end if;
+        return new;
+      end $$;
+      create trigger test_slow_report before insert on public.reports
+        for each row execute function test_slow_report();
+    `.execute(db);
+    try {
+      await sql`insert into test_slow values (${users.rows[5]!.id})`.execute(db);
+      const plan = await planBackfill(
+        db,
+        { type: 'monthly', from: '2026-09-01', to: '2026-11-30', chunkSize: 4, chunkTimeoutS: 1 },
+        NOW,
+      );
+      const run = await startBackfill(db, null, operation(team.manager), plan, { inline: true });
+      expect(await runChunk(db, run.id)).toMatchObject({ did: 'built', users: 4 }); // users 1-4
+      await expect(runChunk(db, run.id)).rejects.toThrow(/statement timeout/); // users 5-8: rolled back
+      const shrunk = await findRun(db, run.id);
+      expect(shrunk).toMatchObject({ status: 'running', chunk_size: 2, failures: 0, chunks: 1 });
+      expect(shrunk.last_error).toMatch(/statement timeout.*halved to 2/);
+      await sql`delete from test_slow`.execute(db);
+      const result = await runInline(db, run.id);
+      expect(result.run).toMatchObject({ status: 'completed', done: plan.total, failures: 0, chunk_size: 2 });
+      const expected = await expectedReports('monthly', '2026-09-01', '2026-11-30');
+      const counts = await inserts('monthly');
+      expect(counts.size).toBe(expected);
+      expect([...counts.values()].filter((n) => n !== 1)).toEqual([]);
+    } finally {
+      await sql`drop trigger test_slow_report on public.reports; drop function test_slow_report(); drop table test_slow`.execute(
+        db,
+      );
+    }
+  });
+
   it('queued: chunks chain through pg-boss; a stray job is superseded; pause, resume and cancel', async () => {
     const db = database.db;
     await sql`delete from public.reports where period_type = 'daily'`.execute(db);

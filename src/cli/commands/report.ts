@@ -48,7 +48,8 @@ function progressFields(p: RunProgress): [string, string | number][] {
     ['skipped periods', `${run.skipped_periods} (left to an older overlapping run)`],
     ['rate', `${p.rate} user-periods/s`],
     ['eta', p.etaSeconds === null ? '-' : formatDuration(p.etaSeconds * 1000)],
-    ['failures', run.failures > 0 ? `${run.failures}: ${run.last_error ?? ''}` : 0],
+    // A timed-out chunk that halved the chunk size leaves its error without counting a failure.
+    ['failures', run.failures > 0 || run.last_error ? `${run.failures}: ${run.last_error ?? ''}` : 0],
     ['started', run.started_at.toISOString()],
     ['finished', run.finished_at ? run.finished_at.toISOString() : '-'],
   ];
