@@ -1,6 +1,6 @@
 /** `sumda support …`: the support desk — tickets, threads, replies, assignment and the SLA report. */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -41,7 +41,8 @@ async function replyText(message: string | undefined, context: string): Promise<
     );
     const result = spawnSync(editor, [file], { stdio: 'inherit', shell: true });
     if (result.status !== 0) throw new UsageError(`${editor} exited with ${result.status}; nothing was sent`);
-    return readFileSync(file, 'utf8')
+    // Read under the same cap as --file and stdin: an editor can save anything.
+    return (await readInput(file, "the editor's file"))
       .split('\n')
       .filter((l) => !l.startsWith('#'))
       .join('\n');
