@@ -5,7 +5,7 @@
  * Single-column CHECKs of the form `col IN ('a','b')` become literal unions.
  */
 import { type Kysely, sql } from 'kysely';
-import { MIGRATIONS_TABLE } from './migrator.ts';
+import { MIGRATIONS_TABLE } from './migration-files.ts';
 
 interface ColumnRow {
   table_schema: string;

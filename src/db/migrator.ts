@@ -20,14 +20,7 @@ import type pg from 'pg';
 import { DriftError, LockBusyError, MigrationFailedError, SumdaError, UsageError } from '../errors.ts';
 import { retryCatalogRace } from './catalog-race.ts';
 import { connectClient } from './connect.ts';
-import {
-  listMigrationNames,
-  MIGRATIONS_DIR,
-  MIGRATIONS_TABLE,
-  migrationFileNames,
-} from './migration-files.ts';
-
-export { listMigrationNames, MIGRATIONS_DIR, MIGRATIONS_TABLE };
+import { MIGRATIONS_DIR, MIGRATIONS_TABLE, migrationFileNames } from './migration-files.ts';
 /** pg_advisory_lock key of the migration lock; a fixed constant so every sumda version agrees on it. */
 export const MIGRATION_LOCK_KEY = 0x5ad6_0a7e_1b2c_3d4en;
 

@@ -16,8 +16,6 @@ import { canonicalJson, type JsonObject } from './merge.ts';
 import { isPolicyName, POLICY_NAMES, type PolicyName } from './names.ts';
 import { configProblems, DEFAULT_POLICIES } from './schemas.ts';
 
-export { listPolicies } from './list.ts';
-
 const VERSION = /^v\d+\.\d+\.\d+$/;
 
 export function requirePolicyName(name: string): PolicyName {

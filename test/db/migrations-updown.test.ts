@@ -5,7 +5,8 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { listMigrationFiles, MIGRATIONS_TABLE, migrate, migrateDown } from '../../src/db/migrator.ts';
+import { MIGRATIONS_TABLE } from '../../src/db/migration-files.ts';
+import { listMigrationFiles, migrate, migrateDown } from '../../src/db/migrator.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
 /** What each migration creates: tables by qualified name, functions by qualified name. */

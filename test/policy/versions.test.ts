@@ -6,13 +6,13 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PgCode, pgCode } from '../../src/errors.ts';
+import { listPolicies } from '../../src/policy/list.ts';
 import { resolvePolicies } from '../../src/policy/resolve.ts';
 import { loadSnapshot } from '../../src/policy/resolver.ts';
 import { DEFAULT_POLICIES, type PolicyName } from '../../src/policy/schemas.ts';
 import {
   activateVersion,
   InvalidConfigError,
-  listPolicies,
   policyHistory,
   publishVersion,
   rollbackPointer,
