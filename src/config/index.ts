@@ -257,7 +257,12 @@ const RULES = {
   ),
   TOSS_API_URL: url('TOSS_API_URL must be a URL'),
   TOSS_TIMEOUT_MS: wholeNumber('TOSS_TIMEOUT_MS'),
-  TOSS_MAX_IN_FLIGHT: wholeNumber('TOSS_MAX_IN_FLIGHT'),
+  // 0 would let no renewal call Toss at all (the gate needs a place).
+  TOSS_MAX_IN_FLIGHT: wholeNumber(
+    'TOSS_MAX_IN_FLIGHT',
+    [1, 'TOSS_MAX_IN_FLIGHT must be at least 1'],
+    [1000, 'TOSS_MAX_IN_FLIGHT must be at most 1000'],
+  ),
   SUMDA_DUNNING_DAYS: matches(
     /^\d{1,2}(,\d{1,2})*$/,
     'SUMDA_DUNNING_DAYS must be increasing whole days, e.g. 1,3,5,7',

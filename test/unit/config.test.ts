@@ -95,6 +95,8 @@ describe('loadConfig', () => {
       'SUMDA_DB_POOL_SIZE must be at least 2',
     ]);
     expect(problems({ SUMDA_METRICS_PORT: '70000' })).toEqual(['SUMDA_METRICS_PORT must be a port']);
+    expect(problems({ TOSS_MAX_IN_FLIGHT: '0' })).toEqual(['TOSS_MAX_IN_FLIGHT must be at least 1']);
+    expect(loadConfig({}, {}, tmpdir()).billing.tossMaxInFlight).toBe(64);
     expect(loadConfig({}, { OPENAI_BASE_URL: ' http://127.0.0.1:9/v1 ' }, tmpdir()).openai.baseUrl).toBe(
       'http://127.0.0.1:9/v1',
     );
