@@ -131,6 +131,7 @@ export const PgCode = {
   raiseException: 'P0001', // our own triggers (immutability, append-only)
   invalidTextRepresentation: '22P02',
   undefinedTable: '42P01',
+  invalidSchemaName: '3F000', // e.g. a table in a schema that does not exist
   insufficientPrivilege: '42501', // a grant or one of our definer functions refused
   duplicateDatabase: '42P04',
 } as const;

@@ -11,7 +11,7 @@
  * share one database during a rolling deploy. Only a *starting* worker checks.
  */
 import { type Kysely, sql } from 'kysely';
-import { ExitCode, SumdaError } from '../errors.ts';
+import { ExitCode, PgCode, pgCode, SumdaError } from '../errors.ts';
 import { listMigrationNames, MIGRATIONS_TABLE } from './migration-files.ts';
 
 export interface SchemaVersion {
@@ -35,16 +35,21 @@ export function knownMigrations(): Promise<string[]> {
 // biome-ignore lint/suspicious/noExplicitAny: any database, before or after sumda's own tables exist
 export async function schemaVersion(db: Kysely<any>): Promise<SchemaVersion> {
   const names = await knownMigrations();
-  const exists = await sql<{
-    t: string | null;
-  }>`select to_regclass(${`public.${MIGRATIONS_TABLE}`}) as t`.execute(db);
-  const applied = exists.rows[0]?.t
-    ? (
-        await sql<{
-          name: string;
-        }>`select name from public.${sql.raw(MIGRATIONS_TABLE)} order by name`.execute(db)
-      ).rows.map((r) => r.name)
-    : [];
+  // One round trip: the table is read, and a database without it (never migrated, or without a
+  // public schema at all) answers "undefined table". Not inside a transaction, which that error
+  // would abort.
+  const applied = await sql<{
+    name: string;
+  }>`select name from public.${sql.raw(MIGRATIONS_TABLE)} order by name`
+    .execute(db)
+    .then(
+      ({ rows }) => rows.map((r) => r.name),
+      (error: unknown) => {
+        const code = pgCode(error);
+        if (code === PgCode.undefinedTable || code === PgCode.invalidSchemaName) return [];
+        throw error;
+      },
+    );
   const appliedSet = new Set(applied);
   const knownSet = new Set(names);
   return {
