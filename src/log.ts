@@ -7,7 +7,6 @@
  * else on the logger): a read command at the default level `warn` usually writes none, and loading
  * pino is a good part of what such a command would otherwise cost.
  */
-import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { DestinationStream, Logger, LoggerOptions as PinoOptions } from 'pino';
 import type { LogLevel } from './config/index.ts';
@@ -124,6 +123,10 @@ function lazyLogger(level: string, make: () => Logger): Logger {
   });
 }
 
+/**
+ * A fresh request id. Web Crypto's global `crypto`, loaded on first use: a command that never needs
+ * its id (a read that logs nothing and audits nothing) never loads node:crypto.
+ */
 export function newRequestId(): string {
-  return randomUUID();
+  return crypto.randomUUID();
 }

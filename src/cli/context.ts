@@ -124,11 +124,22 @@ export function act<O = Record<string, unknown>>(handler: Handler<O>) {
       const { createLogger, newRequestId } = await import('../log.ts');
       const config = loadConfig(flags);
       const path = commandPath(command);
-      const requestId = newRequestId();
+      // Made on first use (a log line, an audit row, a job payload): a read that needs none of them
+      // never loads node:crypto.
+      let id: string | undefined;
+      const requestId = () => {
+        id ??= newRequestId();
+        return id;
+      };
       log = createLogger({
         level: config.logLevel ?? defaultLogLevel(path),
         format: config.logFormat,
-      }).child({ cmd: path, reqId: requestId });
+      }).child({
+        cmd: path,
+        get reqId() {
+          return requestId();
+        },
+      });
       const ctx = buildContext({
         config,
         log,
@@ -157,12 +168,12 @@ export function act<O = Record<string, unknown>>(handler: Handler<O>) {
 function buildContext(parts: {
   config: Config;
   log: Logger;
-  requestId: string;
+  requestId: () => string;
   out: Output;
   cleanups: (() => Promise<void> | void)[];
   checkSchema: boolean;
 }): CommandContext {
-  const { config, log, cleanups, checkSchema, ...rest } = parts;
+  const { config, log, cleanups, checkSchema, requestId, ...rest } = parts;
   let target: Promise<DatabaseTarget> | undefined;
   let pool: Promise<Db> | undefined;
   let schema: Promise<void> | undefined;
@@ -213,6 +224,9 @@ function buildContext(parts: {
   };
   const ctx: CommandContext = {
     ...rest,
+    get requestId() {
+      return requestId();
+    },
     config,
     log,
     progress: createProgress({ json: parts.out.json }),
@@ -251,7 +265,7 @@ function buildContext(parts: {
             db,
             {
               actor: null,
-              requestId: parts.requestId,
+              requestId: parts.requestId(),
               command: ctx.commandLine,
               auditKeys: config.auditKeys,
             },
@@ -331,7 +345,7 @@ function buildContext(parts: {
     },
     operation: async () => ({
       actor: await ctx.actor(),
-      requestId: parts.requestId,
+      requestId: parts.requestId(),
       command: ctx.commandLine,
       auditKeys: config.auditKeys,
       identity,
