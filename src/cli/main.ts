@@ -9,6 +9,7 @@ import { COMMANDS } from './commands/index.ts';
 import { MANIFEST } from './commands/manifest.ts';
 import { registerCompletion } from './completion.ts';
 import { exitCodeHelp } from './help.ts';
+import { recordStart, type StartInfo } from './started.ts';
 
 export interface BuildOptions {
   /** Load every command module (completion scripts, the manifest check); default: only those named in argv. */
@@ -62,12 +63,18 @@ export async function buildProgram(
     .hook('preAction', (_thisCommand, actionCommand) => {
       if (actionCommand.optsWithGlobals().color === false) process.env.NO_COLOR = '1';
     });
+  // A command line that starts with a command needs only that command's module: commander
+  // dispatches to it, and its help and "did you mean" are its own. The other top-level commands are
+  // listed only for `sumda --help`, `sumda help` and a mistyped first word.
+  const first = argv[0];
+  const listOthers = options.all || !COMMANDS.some((m) => MANIFEST[m.file]?.some((e) => e.name === first));
   for (const module of COMMANDS) {
     const entries = MANIFEST[module.file];
     if (options.all || !entries || entries.some((e) => named.has(e.name))) {
       (await module.load())(program);
       continue;
     }
+    if (!listOthers) continue;
     for (const entry of entries) {
       listedTerms.set(program.command(entry.name).description(entry.description), entry.term);
     }
@@ -85,7 +92,8 @@ function applyExitOverride(command: Command): void {
 
 export const VERSION = '0.1.0';
 
-export async function main(argv: string[]): Promise<void> {
+export async function main(argv: string[], start: StartInfo = {}): Promise<void> {
+  recordStart(start);
   // `--version` is only the program's version as the first argument: subcommands such as
   // `policy publish --version v1.2.0` use the flag for their own meaning.
   if (argv[2] === '--version' || argv[2] === '-V') {

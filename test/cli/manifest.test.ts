@@ -55,9 +55,17 @@ describe('the command manifest', () => {
   });
 
   it('a command line loads only the modules it names', async () => {
-    const program = await buildProgram(['policy', 'list']);
-    const policy = program.commands.find((c) => c.name() === 'policy')!;
-    const slip = program.commands.find((c) => c.name() === 'slip')!;
+    // Starting with a command: that command alone (commander dispatches to it; nothing lists the rest).
+    const direct = await buildProgram(['policy', 'list']);
+    expect(direct.commands.map((c) => c.name())).toEqual(expect.arrayContaining(['policy']));
+    expect(direct.commands.find((c) => c.name() === 'slip')).toBeUndefined();
+    expect(direct.commands.find((c) => c.name() === 'policy')!.commands.map((c) => c.name())).toContain(
+      'list',
+    );
+    // Anything else first (a global option, a typo): the others are listed from the manifest, unloaded.
+    const listed = await buildProgram(['--verbose', 'policy', 'list']);
+    const policy = listed.commands.find((c) => c.name() === 'policy')!;
+    const slip = listed.commands.find((c) => c.name() === 'slip')!;
     expect(policy.commands.map((c) => c.name())).toContain('list');
     expect(slip.commands).toEqual([]);
   });
