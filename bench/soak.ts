@@ -1,9 +1,12 @@
 /**
  * Soak: `sumda worker` daemons (every queue, offline analyzer) under a steady arrival of diary
  * entries for SOAK_DURATION (default 30m), one worker SIGKILLed and replaced every SOAK_KILL_EVERY
- * (default 5m) — never worker 1, which lives the whole run so its memory can be judged. Every SOAK_SAMPLE (10s) it records each worker's resident memory, the connections to
- * the soak's database and the depth of analysis.run and slip.check. At the end arrivals stop, the
- * queues drain, and it checks:
+ * (default 5m) — never worker 1, which lives the whole run so its memory can be judged. Every
+ * SOAK_SAMPLE (10s) it records each worker's memory — RSS and its anonymous part from /proc, and from
+ * the worker's own /metrics (prom-client's default metrics, as Prometheus would scrape them) V8's
+ * heap (committed and used, new and old space) and external memory, so the summary says which part
+ * grows — the connections to the soak's database and the depth of analysis.run and slip.check. At
+ * the end arrivals stop, the queues drain, and it checks:
  * - memory: each worker's RSS from the end of its warm-up (5 min) to its last sample (growth per 10
  *   minutes), judged for workers that lived 10 warm minutes or more;
  * - connections: bounded by what the pools allow, and not climbing;
@@ -12,12 +15,15 @@
  *   slip check, even for jobs a killed worker held (they are redone elsewhere: counted as redone).
  *
  * `npm exec -- node bench/soak.ts`; SOAK_DURATION, SOAK_KILL_EVERY, SOAK_SAMPLE (durations such as
- * 10m, 90s), SOAK_WORKERS (2), SOAK_RATE (entries per second, 20), SOAK_POOL (3 connections per pool).
+ * 10m, 90s), SOAK_WORKERS (2), SOAK_RATE (entries per second, 20), SOAK_POOL (3 connections per pool),
+ * SOAK_SAMPLES_FILE (write every memory sample there as NDJSON).
  * It prints a summary and exits 1 when a check fails. Not part of `npm run bench`.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseEnv } from 'node:util';
 import { sql } from 'kysely';
 import { activePrompt, enqueueAnalyses } from '../src/analysis/run.ts';
 import { createKeyring, seal } from '../src/crypto/index.ts';
@@ -35,6 +41,22 @@ const SAMPLE_MS = parseDuration(env.SOAK_SAMPLE ?? '10s', 'SOAK_SAMPLE');
 const WORKERS = Number(env.SOAK_WORKERS) || 2;
 const RATE = Number(env.SOAK_RATE) || 20;
 const POOL = Number(env.SOAK_POOL) || 3;
+const SAMPLES_FILE = env.SOAK_SAMPLES_FILE;
+/**
+ * The workers start as a deployment starts them: Node reads the worker's settings from
+ * deploy/worker.env (`--env-file`, as deploy/Dockerfile and the systemd unit do).
+ */
+const WORKER_ENV_FILE = fileURLToPath(new URL('../deploy/worker.env', import.meta.url));
+/**
+ * For experiments: more environment for the workers, `NAME=value` separated by spaces; it wins over
+ * deploy/worker.env (SOAK_WORKER_ENV='NODE_OPTIONS=--max-semi-space-size=8').
+ */
+const WORKER_ENV: Record<string, string> = Object.fromEntries(
+  (env.SOAK_WORKER_ENV ?? '')
+    .split(/\s+(?=[A-Z_]+=)/)
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
 const USERS = 500;
 /**
  * A worker's first five minutes (module loading, caches, pools filling, V8 growing its heap to the
@@ -54,8 +76,36 @@ interface Worker {
   process: SumdaProcess;
   startedAt: number;
   killedAt: number | null;
-  /** [ms since the soak started, RSS MB]. */
-  rss: [number, number][];
+  /** Its /metrics port. */
+  metricsPort: number;
+  memory: Memory[];
+}
+
+/** One reading of a worker's memory, in MB; `at` in ms since the soak started. */
+interface Memory {
+  at: number;
+  /** Resident set (VmRSS). */
+  rss: number;
+  /** Of it, anonymous memory: V8's heap, malloc's arenas, thread stacks (the rest is mapped files: the binary, libraries). */
+  anon: number;
+  /** V8's heap, committed (heapTotal) and live at the last collection or since (heapUsed). */
+  heapTotal: number;
+  heapUsed: number;
+  /** Of heapTotal: the young generation (new space) and the old. */
+  newSpace: number;
+  oldSpace: number;
+  /** Memory V8 accounts to objects outside its heap (Buffers, ArrayBuffers). */
+  external: number;
+  /**
+   * Anonymous memory that is neither V8's heap nor external: malloc's arenas, stacks, code — an
+   * estimate (V8 counts heap it has reserved but not yet touched, so it can read a little below zero).
+   */
+  native: number;
+  /** Major (mark-compact) collections so far, and seconds spent in collections of any kind. */
+  majorGcs: number;
+  gcSeconds: number;
+  /** CPU seconds the process has used so far (user + system). */
+  cpu: number;
 }
 
 interface Sample {
@@ -67,15 +117,58 @@ interface Sample {
   retry: Record<string, number>;
 }
 
-function rssMb(pid: number): number | null {
+const MB = 1024 * 1024;
+
+/** A worker's memory from /proc/<pid>/smaps_rollup and its /metrics; null when it is gone. */
+async function readMemory(pid: number, port: number, at: number): Promise<Memory | null> {
+  let rollup: string;
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('VmRSS:'));
-    return line ? Number(line.split(/\s+/)[1]) / 1024 : null;
+    rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
   } catch {
     return null;
   }
+  const kb = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? 0) / 1024;
+  let cpu: number;
+  try {
+    // utime and stime, fields 14 and 15 of /proc/<pid>/stat (after the command name in parentheses).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    cpu = (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+  let text: string;
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) });
+    text = await res.text();
+  } catch {
+    return null;
+  }
+  const metric = (name: string) => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    return line ? Number(line.slice(name.length + 1)) : 0;
+  };
+  const space = (name: string) => metric(`nodejs_heap_space_size_total_bytes{space="${name}"}`) / MB;
+  const rss = kb('Rss');
+  const anon = kb('Anonymous');
+  const heapTotal = metric('nodejs_heap_size_total_bytes') / MB;
+  const external = metric('nodejs_external_memory_bytes') / MB;
+  return {
+    at,
+    rss,
+    anon,
+    heapTotal,
+    heapUsed: metric('nodejs_heap_size_used_bytes') / MB,
+    newSpace: space('new'),
+    oldSpace: space('old'),
+    external,
+    native: anon - heapTotal - external,
+    majorGcs: metric('nodejs_gc_duration_seconds_count{kind="major"}'),
+    gcSeconds: ['major', 'minor', 'incremental', 'weakcb']
+      .map((kind) => metric(`nodejs_gc_duration_seconds_sum{kind="${kind}"}`))
+      .reduce((a, b) => a + b, 0),
+    cpu,
+  };
 }
 
 async function queueDepth(db: Db): Promise<Pick<Sample, 'waiting' | 'active' | 'retry'>> {
@@ -115,6 +208,10 @@ try {
       `${RATE} entries/s, a worker SIGKILLed and replaced every ${num(KILL_EVERY_MS / 60_000, 1)} min, ` +
       `samples every ${num(SAMPLE_MS / 1000)} s`,
   );
+  console.log(
+    `workers' Node settings: deploy/worker.env ${JSON.stringify(parseEnv(readFileSync(WORKER_ENV_FILE, 'utf8')))}` +
+      (Object.keys(WORKER_ENV).length ? `; overridden for this run: ${JSON.stringify(WORKER_ENV)}` : ''),
+  );
   const scratch = await scratchDatabase(bench, 'soak', { migrated: true });
   const db = createDb(scratch.url, { max: 3, applicationName: 'sumda-bench' });
   const boss = createBoss(scratch.url, { max: 2 });
@@ -136,15 +233,30 @@ try {
         .execute()
     ).map((u) => u.id);
     const prompt = await activePrompt(new PolicyResolver(db));
+    if (SAMPLES_FILE) writeFileSync(SAMPLES_FILE, '');
 
     let nextId = 1;
     const startWorker = async () => {
       const w: Worker = {
         id: nextId++,
         process: startSumda(
-          ['worker', '--db-pool', String(POOL), '--poll-interval', '200ms', '--heartbeat', '1h'],
+          [
+            'worker',
+            '--db-pool',
+            String(POOL),
+            '--poll-interval',
+            '200ms',
+            '--heartbeat',
+            '1h',
+            '--metrics-port',
+            '0',
+            '--metrics-host',
+            '127.0.0.1',
+          ],
           {
+            nodeArgs: [`--env-file=${WORKER_ENV_FILE}`],
             env: {
+              ...WORKER_ENV,
               DATABASE_URL: scratch.url,
               SUMDA_ENCRYPTION_KEYS: `${key.id}:${key.key.toString('base64')}`,
               SUMDA_ANALYZER: 'local',
@@ -154,9 +266,12 @@ try {
         ),
         startedAt: since(),
         killedAt: null,
-        rss: [],
+        metricsPort: 0,
+        memory: [],
       };
       workers.push(w);
+      const listening = await w.process.waitForLine(hasMsg('metrics and probes listening'), 120_000);
+      w.metricsPort = (JSON.parse(listening) as { port: number }).port;
       await w.process.waitForLine(hasMsg('worker started'), 120_000);
       return w;
     };
@@ -204,8 +319,11 @@ try {
       await sleep(Math.min(SAMPLE_MS, DURATION_MS - since()));
       const at = since();
       for (const w of live()) {
-        const mb = rssMb(w.process.pid);
-        if (mb !== null) w.rss.push([at, mb]);
+        const m = await readMemory(w.process.pid, w.metricsPort, at);
+        if (m !== null) {
+          w.memory.push(m);
+          if (SAMPLES_FILE) appendFileSync(SAMPLES_FILE, `${JSON.stringify({ worker: w.id, ...m })}\n`);
+        }
         w.process.stderr.splice(0);
       }
       const conn = await sql<{ n: number }>`
@@ -226,9 +344,12 @@ try {
       const last = samples.at(-1)!;
       progress(
         `${num(at / 60_000, 1)} min: written ${num(written)}; waiting ${QUEUES.map((q) => `${q} ${last.waiting[q]} (${last.retry[q]} retrying)`).join(', ')}; ` +
-          `${last.connections} connections; RSS ${live()
-            .map((w) => `${num(w.rss.at(-1)?.[1] ?? 0)}`)
-            .join('/')} MB`,
+          `${last.connections} connections; RSS/heap total/heap used ${live()
+            .map((w) => {
+              const m = w.memory.at(-1);
+              return m ? `${num(m.rss)}/${num(m.heapTotal)}/${num(m.heapUsed)}` : '-';
+            })
+            .join(', ')} MB`,
       );
     }
     arriving = false;
@@ -272,14 +393,16 @@ try {
 
     // Memory: each worker after its warm-up, the mean of the first half of its samples against the
     // mean of the second (RSS swings with garbage collection; single samples say little).
-    const memory = workers.map((w) => {
-      const warm = w.rss.filter(([at]) => at - w.startedAt >= WARMUP_MS);
-      const minutes = warm.length > 1 ? (warm.at(-1)![0] - warm[0]![0]) / 60_000 : 0;
+    const halves = (warm: Memory[], pick: (m: Memory) => number) => {
       const half = Math.floor(warm.length / 2);
-      const before = mean(warm.slice(0, half).map(([, mb]) => mb));
-      const after = mean(warm.slice(half).map(([, mb]) => mb));
+      return { before: mean(warm.slice(0, half).map(pick)), after: mean(warm.slice(half).map(pick)) };
+    };
+    const memory = workers.map((w) => {
+      const warm = w.memory.filter((m) => m.at - w.startedAt >= WARMUP_MS);
+      const minutes = warm.length > 1 ? (warm.at(-1)!.at - warm[0]!.at) / 60_000 : 0;
+      const { before, after } = halves(warm, (m) => m.rss);
       const growth = minutes > 0 && before > 0 ? (after - before) / before / (minutes / 20) : 0;
-      return { w, before, after, minutes, growth };
+      return { w, warm, before, after, minutes, growth };
     });
     const third = Math.max(1, Math.floor(samples.length / 3));
     const early = samples.slice(0, third);
@@ -332,6 +455,33 @@ try {
     for (const c of checks) {
       console.log(`  ${c.ok ? 'ok    ' : 'FAILED'} ${c.what}: ${c.detail}`);
       if (!c.ok) failed = true;
+    }
+    // What the RSS is made of, per worker (reported, not judged): the first warm reading, the last,
+    // and the half-means, so an operator sees whether V8's heap or the memory outside it grows.
+    console.log('  memory (MB), first warm sample → last, [mean of first half → second]:');
+    const parts: [string, (m: Memory) => number][] = [
+      ['RSS', (m) => m.rss],
+      ['anonymous', (m) => m.anon],
+      ['heap total', (m) => m.heapTotal],
+      ['new space', (m) => m.newSpace],
+      ['old space', (m) => m.oldSpace],
+      ['heap used', (m) => m.heapUsed],
+      ['external', (m) => m.external],
+      ['native (anonymous − heap − external)', (m) => m.native],
+    ];
+    for (const m of memory.filter((x) => x.warm.length > 1)) {
+      const first = m.warm[0]!;
+      const last = m.warm.at(-1)!;
+      console.log(
+        `    worker ${m.w.id}${m.w.killedAt === null ? '' : ' (killed)'}, min ${num(first.at / 60_000, 1)}–${num(last.at / 60_000, 1)}: ` +
+          `CPU ${num(last.cpu - first.cpu, 1)} s of which GC ${num(last.gcSeconds - first.gcSeconds, 1)} s, ${last.majorGcs - first.majorGcs} major GCs; ` +
+          parts
+            .map(([name, pick]) => {
+              const h = halves(m.warm, pick);
+              return `${name} ${num(pick(first))} → ${num(pick(last))} [${num(h.before)} → ${num(h.after)}]`;
+            })
+            .join('; '),
+      );
     }
     console.log(`  load average at the end ${one?.toFixed(1)} (1 min) / ${five?.toFixed(1)} (5 min)`);
   } catch (error) {

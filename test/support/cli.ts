@@ -21,10 +21,11 @@ export interface CliOptions {
 /**
  * Spawns bin/sumda on the test's Node with a clean environment — only PATH/HOME and what the test
  * passes, so the developer's environment and .env never leak in — in an empty working folder.
+ * `nodeArgs` go to Node before bin/sumda (e.g. `--env-file=deploy/worker.env`, as a deployment starts a worker).
  */
 export function spawnSumda(
   args: string[],
-  options: { env?: Record<string, string | undefined>; cwd?: string } = {},
+  options: { env?: Record<string, string | undefined>; cwd?: string; nodeArgs?: string[] } = {},
 ) {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
@@ -32,7 +33,7 @@ export function spawnSumda(
     NO_COLOR: '1',
   };
   for (const [k, v] of Object.entries(options.env ?? {})) if (v !== undefined) env[k] = v;
-  return spawn(process.execPath, [BIN, ...args], {
+  return spawn(process.execPath, [...(options.nodeArgs ?? []), BIN, ...args], {
     env,
     cwd: options.cwd ?? fileURLToPath(new URL('../fixtures/empty-cwd/', import.meta.url)),
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -30,7 +30,7 @@ export interface SumdaProcess {
 
 export function startSumda(
   args: string[],
-  options: { env?: Record<string, string | undefined>; cwd?: string } = {},
+  options: { env?: Record<string, string | undefined>; cwd?: string; nodeArgs?: string[] } = {},
 ): SumdaProcess {
   const child = spawnSumda(args, options);
   child.stdin.end();
