@@ -1,13 +1,17 @@
 /**
  * Billing renewals: 10,000 due subscriptions against the Toss double answering in 50 ms, renewed by
- * the real worker engine (`billing.scan` → `billing.renew` jobs, `worker --once` in-process) with
- * the catalog's batch and hold and at most TOSS_MAX_IN_FLIGHT (64) Toss calls at a time. Ideal wall
- * time with every call slot always waiting on Toss: 10,000 × 0.05 s / 64; the ratio to it says what
- * the database work around each call costs. The double runs in a process of its own (Toss is
- * remote: its CPU is not the worker's). Also counted: charges per subscription in the double's
- * ledger (must be exactly one). `BENCH_BILLING_SUBS` changes the size (small while developing),
- * `BENCH_BILLING_CONCURRENCY` the calls in flight, `BENCH_BILLING_BATCH` and `BENCH_BILLING_HOLD` the
- * queue's batch size and jobs held (default the catalog's).
+ * the real worker engine (`billing.scan` → `billing.renew` jobs, `worker --once`) with the catalog's
+ * batch and hold and at most TOSS_MAX_IN_FLIGHT (64) Toss calls at a time. Ideal wall time with every
+ * call slot always waiting on Toss: 10,000 × 0.05 s / 64; the ratio to it says what the database
+ * work around each call costs. The scenario runs once per entry of `BENCH_BILLING_WORKERS` (default
+ * `1,2`): one worker in this process, then N worker processes (bench/billing-worker.ts) sharing the
+ * 64 calls in flight — a worker spends about 1 ms of CPU per renewal, so on a machine whose other
+ * core runs PostgreSQL and the double, one process is bound by its own CPU before it is by Toss.
+ * The double runs in a process of its own (Toss is remote: its CPU is not the worker's). Also
+ * counted: charges per subscription in the double's ledger (must be exactly one).
+ * `BENCH_BILLING_SUBS` changes the size (small while developing), `BENCH_BILLING_CONCURRENCY` the
+ * calls in flight, `BENCH_BILLING_BATCH` and `BENCH_BILLING_HOLD` the queue's batch size and jobs
+ * held (default the catalog's).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -19,6 +23,7 @@ import { bulkSubscribers, ensurePlan, TEST_KEY_B64 } from '../test/billing/suppo
 import { TEST_SECRET_KEY } from '../test/support/toss.ts';
 import {
   type Bench,
+  type Figure,
   num,
   progress,
   runStandalone,
@@ -61,48 +66,100 @@ async function startDouble(options: TossDoubleOptions): Promise<{
   };
 }
 
-export async function runBilling(bench: Bench): Promise<Summary> {
-  const scratch = await scratchDatabase(bench, 'billing', { migrated: true });
+/** Worker processes per run: `BENCH_BILLING_WORKERS=1,2` (default) runs the scenario once for each. */
+const WORKER_COUNTS = (process.env.BENCH_BILLING_WORKERS ?? '1,2')
+  .split(',')
+  .map(Number)
+  .filter((n) => n >= 1);
+
+/** What a renewal run processed, per queue (as `runWorker` reports it). */
+type Processed = Record<string, { completed?: number } | undefined>;
+
+/**
+ * `worker --once` in N processes at once, each with TOSS_MAX_IN_FLIGHT / N calls in flight (the
+ * ideal's concurrency is their sum). The clock starts when every process has loaded the engine.
+ */
+async function renewInProcesses(
+  n: number,
+  url: string,
+  env: Record<string, string>,
+): Promise<{ ms: number; renewed: number }> {
+  const children = Array.from({ length: n }, () =>
+    fork(
+      new URL('./billing-worker.ts', import.meta.url),
+      [
+        JSON.stringify({
+          url,
+          env: { ...env, TOSS_MAX_IN_FLIGHT: String(Math.max(1, Math.round(CONCURRENCY / n))) },
+          queues: [QUEUES.billingScan.name, QUEUES.billingRenew.name],
+          concurrency: Number(process.env.BENCH_BILLING_HOLD) || undefined,
+          batchSize: Number(process.env.BENCH_BILLING_BATCH) || undefined,
+        }),
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+    ),
+  );
+  await Promise.all(children.map((c) => once(c, 'message')));
+  const done = children.map(async (c) => {
+    const [{ processed }] = (await once(c, 'message')) as [{ processed: Processed }];
+    return processed[QUEUES.billingRenew.name]?.completed ?? 0;
+  });
+  const started = performance.now();
+  for (const c of children) c.send('go');
+  const renewed = (await Promise.all(done)).reduce((a, b) => a + b, 0);
+  return { ms: performance.now() - started, renewed };
+}
+
+async function renewInProcess(
+  url: string,
+  env: Record<string, string>,
+): Promise<{ ms: number; renewed: number }> {
+  const config = loadConfig({}, { ...env, TOSS_MAX_IN_FLIGHT: String(CONCURRENCY) }, process.cwd());
+  const { runWorker } = await import('../jobs/runtime.ts');
+  const started = performance.now();
+  const result = await runWorker({
+    url,
+    config,
+    log: sinkLogger('warn'),
+    queues: [QUEUES.billingScan.name, QUEUES.billingRenew.name],
+    concurrency: Number(process.env.BENCH_BILLING_HOLD) || undefined,
+    batchSize: Number(process.env.BENCH_BILLING_BATCH) || undefined,
+    once: true,
+    drainTimeoutMs: 60_000,
+    heartbeatMs: 60_000,
+    pollIntervalMs: 200,
+    retryHorizonMs: 0,
+    signal: new AbortController().signal,
+  });
+  return {
+    ms: performance.now() - started,
+    renewed: result.processed[QUEUES.billingRenew.name]?.completed ?? 0,
+  };
+}
+
+/** One scenario: SUBS due subscriptions, a fresh double, renewed by `workers` processes. */
+async function scenario(bench: Bench, workers: number): Promise<Figure[]> {
+  const scratch = await scratchDatabase(bench, `billing${workers}`, { migrated: true });
   const double = await startDouble({ secretKey: TEST_SECRET_KEY, latencyMs: LATENCY_MS });
-  const db = createDb(scratch.url, { max: 5, applicationName: 'sumda-bench' });
   try {
+    const db = createDb(scratch.url, { max: 5, applicationName: 'sumda-bench' });
     await ensurePlan(db, 'basic', 9900);
     progress(`billing: creating ${num(SUBS)} due subscriptions`);
-    const due = new Date(Date.now() - 60_000);
-    await bulkSubscribers(db, SUBS, due);
+    await bulkSubscribers(db, SUBS, new Date(Date.now() - 60_000));
     await db.destroy();
-    const config = loadConfig(
-      {},
-      {
-        DATABASE_URL: scratch.url,
-        SUMDA_ENCRYPTION_KEYS: `bill1:${TEST_KEY_B64}`,
-        TOSS_SECRET_KEY: TEST_SECRET_KEY,
-        TOSS_API_URL: double.url,
-        TOSS_MAX_IN_FLIGHT: String(CONCURRENCY),
-      },
-      process.cwd(),
-    );
-    const idealMs = (SUBS * LATENCY_MS) / CONCURRENCY;
+    const env = {
+      DATABASE_URL: scratch.url,
+      SUMDA_ENCRYPTION_KEYS: `bill1:${TEST_KEY_B64}`,
+      TOSS_SECRET_KEY: TEST_SECRET_KEY,
+      TOSS_API_URL: double.url,
+    };
     progress(
-      `billing: renewing, Toss answering in ${LATENCY_MS} ms, ${CONCURRENCY} calls in flight, ${QUEUES.billingRenew.worker.concurrency} jobs held`,
+      `billing: renewing in ${workers} worker process${workers > 1 ? 'es' : ''}, Toss answering in ${LATENCY_MS} ms, ${CONCURRENCY} calls in flight in all, ${QUEUES.billingRenew.worker.concurrency} jobs held each`,
     );
-    const { runWorker } = await import('../jobs/runtime.ts');
-    const started = performance.now();
-    const result = await runWorker({
-      url: scratch.url,
-      config,
-      log: sinkLogger('warn'),
-      queues: [QUEUES.billingScan.name, QUEUES.billingRenew.name],
-      concurrency: Number(process.env.BENCH_BILLING_HOLD) || undefined,
-      batchSize: Number(process.env.BENCH_BILLING_BATCH) || undefined,
-      once: true,
-      drainTimeoutMs: 60_000,
-      heartbeatMs: 60_000,
-      pollIntervalMs: 200,
-      retryHorizonMs: 0,
-      signal: new AbortController().signal,
-    });
-    const ms = performance.now() - started;
+    const { ms, renewed } =
+      workers === 1
+        ? await renewInProcess(scratch.url, env)
+        : await renewInProcesses(workers, scratch.url, env);
     const perSub = new Map<string, number>();
     const ledger = await double.ledger();
     for (const orderId of ledger) {
@@ -110,34 +167,46 @@ export async function runBilling(bench: Bench): Promise<Summary> {
       perSub.set(hex, (perSub.get(hex) ?? 0) + 1);
     }
     const duplicates = [...perSub.values()].filter((n) => n > 1).length;
-    const renewed = result.processed[QUEUES.billingRenew.name]?.completed ?? 0;
-    return {
-      name: `billing: ${num(SUBS)} renewals, Toss at ${LATENCY_MS} ms, concurrency ${CONCURRENCY}`,
-      figures: [
-        {
-          label: `ideal ${num(SUBS)} × ${LATENCY_MS / 1000} s / ${CONCURRENCY}`,
-          value: `${num(idealMs / 1000, 2)} s`,
-        },
-        {
-          label: 'scan + renewals (`worker --once`)',
-          value: `${num(ms / 1000, 2)} s, ${num(renewed)} jobs, ${num(ledger.length)} charges`,
-          ratio: ms / idealMs,
-          against: 'ideal',
-          goal: `≤ ${BILLING_GOAL.toFixed(1)}×`,
-          met: ms / idealMs <= BILLING_GOAL,
-          headline: true,
-        },
-        {
-          label: 'subscriptions charged more than once',
-          value: `${duplicates} (of ${num(perSub.size)} charged)`,
-          headline: true,
-        },
-      ],
-    };
+    const idealMs = (SUBS * LATENCY_MS) / CONCURRENCY;
+    const who =
+      workers === 1
+        ? '`worker --once`'
+        : `${workers} × \`worker --once\`, ${Math.round(CONCURRENCY / workers)} calls in flight each`;
+    return [
+      {
+        label: `scan + renewals (${who})`,
+        value: `${num(ms / 1000, 2)} s, ${num(renewed)} jobs, ${num(ledger.length)} charges`,
+        ratio: ms / idealMs,
+        against: 'ideal',
+        goal: `≤ ${BILLING_GOAL.toFixed(1)}×`,
+        met: ms / idealMs <= BILLING_GOAL,
+        headline: true,
+      },
+      {
+        label: `subscriptions charged more than once (${workers} process${workers > 1 ? 'es' : ''})`,
+        value: `${duplicates} (of ${num(perSub.size)} charged)`,
+        headline: true,
+      },
+    ];
   } finally {
     await double.stop();
     await scratch.drop();
   }
+}
+
+export async function runBilling(bench: Bench): Promise<Summary> {
+  const idealMs = (SUBS * LATENCY_MS) / CONCURRENCY;
+  const figures: Figure[] = [
+    {
+      label: `ideal ${num(SUBS)} × ${LATENCY_MS / 1000} s / ${CONCURRENCY}`,
+      value: `${num(idealMs / 1000, 2)} s`,
+    },
+  ];
+  for (const workers of WORKER_COUNTS) figures.push(...(await scenario(bench, workers)));
+  return {
+    name: `billing: ${num(SUBS)} renewals, Toss at ${LATENCY_MS} ms, concurrency ${CONCURRENCY}`,
+    figures,
+  };
 }
 
 if (import.meta.main) await runStandalone(runBilling);
