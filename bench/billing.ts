@@ -29,7 +29,6 @@ import {
   runStandalone,
   type Summary,
   scratchDatabase,
-  sinkLogger,
 } from './support.ts';
 
 const SUBS = Number(process.env.BENCH_BILLING_SUBS) || 10_000;
@@ -72,9 +71,6 @@ const WORKER_COUNTS = (process.env.BENCH_BILLING_WORKERS ?? '1,2')
   .map(Number)
   .filter((n) => n >= 1);
 
-/** What a renewal run processed, per queue (as `runWorker` reports it). */
-type Processed = Record<string, { completed?: number } | undefined>;
-
 /**
  * `worker --once` in N processes at once, each with TOSS_MAX_IN_FLIGHT / N calls in flight (the
  * ideal's concurrency is their sum). The clock starts when every process has loaded the engine.
@@ -91,9 +87,6 @@ async function renewInProcesses(
         JSON.stringify({
           url,
           env: { ...env, TOSS_MAX_IN_FLIGHT: String(Math.max(1, Math.round(CONCURRENCY / n))) },
-          queues: [QUEUES.billingScan.name, QUEUES.billingRenew.name],
-          concurrency: Number(process.env.BENCH_BILLING_HOLD) || undefined,
-          batchSize: Number(process.env.BENCH_BILLING_BATCH) || undefined,
         }),
       ],
       { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
@@ -101,8 +94,8 @@ async function renewInProcesses(
   );
   await Promise.all(children.map((c) => once(c, 'message')));
   const done = children.map(async (c) => {
-    const [{ processed }] = (await once(c, 'message')) as [{ processed: Processed }];
-    return processed[QUEUES.billingRenew.name]?.completed ?? 0;
+    const [{ renewed }] = (await once(c, 'message')) as [{ renewed: number }];
+    return renewed;
   });
   const started = performance.now();
   for (const c of children) c.send('go');
@@ -115,26 +108,10 @@ async function renewInProcess(
   env: Record<string, string>,
 ): Promise<{ ms: number; renewed: number }> {
   const config = loadConfig({}, { ...env, TOSS_MAX_IN_FLIGHT: String(CONCURRENCY) }, process.cwd());
-  const { runWorker } = await import('../jobs/runtime.ts');
+  const { runRenewals } = await import('./billing-run.ts');
   const started = performance.now();
-  const result = await runWorker({
-    url,
-    config,
-    log: sinkLogger('warn'),
-    queues: [QUEUES.billingScan.name, QUEUES.billingRenew.name],
-    concurrency: Number(process.env.BENCH_BILLING_HOLD) || undefined,
-    batchSize: Number(process.env.BENCH_BILLING_BATCH) || undefined,
-    once: true,
-    drainTimeoutMs: 60_000,
-    heartbeatMs: 60_000,
-    pollIntervalMs: 200,
-    retryHorizonMs: 0,
-    signal: new AbortController().signal,
-  });
-  return {
-    ms: performance.now() - started,
-    renewed: result.processed[QUEUES.billingRenew.name]?.completed ?? 0,
-  };
+  const renewed = await runRenewals(url, config);
+  return { ms: performance.now() - started, renewed };
 }
 
 /** One scenario: SUBS due subscriptions, a fresh double, renewed by `workers` processes. */
