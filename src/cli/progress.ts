@@ -20,8 +20,10 @@ const REDRAW_MS = 100;
 const JSON_EVERY_MS = 1000;
 
 export function createProgress(options: { json: boolean; stream?: NodeJS.WriteStream }): ProgressReporter {
-  const stream = options.stream ?? process.stderr;
   return (label, initialTotal) => {
+    // process.stderr is made on first use, not with the context: a command that reports no progress
+    // and writes nothing to stderr never builds the stream.
+    const stream = options.stream ?? process.stderr;
     let total = initialTotal;
     let done = 0;
     let lastDraw = 0;
