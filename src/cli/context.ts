@@ -265,7 +265,7 @@ function buildContext(parts: {
             db,
             {
               actor: null,
-              requestId: parts.requestId(),
+              requestId: requestId(),
               command: ctx.commandLine,
               auditKeys: config.auditKeys,
             },
@@ -345,7 +345,7 @@ function buildContext(parts: {
     },
     operation: async () => ({
       actor: await ctx.actor(),
-      requestId: parts.requestId(),
+      requestId: requestId(),
       command: ctx.commandLine,
       auditKeys: config.auditKeys,
       identity,
