@@ -5,8 +5,7 @@
  * handful of files instead of ~50 of sumda's and ~400 of its dependencies', and what only some
  * commands need stays in chunks loaded by those commands.
  *
- * bin/sumda uses the bundle only while it is the build of what is on disk (see `isFresh`, which
- * bin/sumda mirrors): every source file that went into it unchanged (size and mtime), every bundled
+ * bin/sumda uses the bundle only while it is the build of what is on disk (bin/bundle.mjs): every source file that went into it unchanged (size and mtime), every bundled
  * package at the version it was built from. Otherwise — no build, a source edit since, another
  * `npm install` — it runs from source as before, so a stale bundle costs speed, never correctness.
  * SUMDA_NO_BUNDLE=1 runs from source regardless. Tests run from source (and test/cli/build.test.ts
@@ -26,6 +25,7 @@
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freshBundle } from '../bin/bundle.mjs';
 
 const ROOT = new URL('../', import.meta.url);
 const ROOT_PATH = fileURLToPath(ROOT);
@@ -259,34 +259,9 @@ export async function buildCli(dir: URL = BUNDLE_DIR): Promise<BuildResult> {
   return { manifest, missed, files: result.output.length };
 }
 
-/**
- * Is the bundle in `dir` the build of what is on disk? The same rules as bin/sumda's (which cannot
- * import this file without paying for it): the manifest's format, every source's size and mtime,
- * and every package's version unless npm's installed-tree record is unchanged since the build.
- */
-export async function isFresh(dir: URL = BUNDLE_DIR): Promise<boolean> {
-  try {
-    const manifest = JSON.parse(await readFile(new URL(MANIFEST_FILE, dir), 'utf8')) as BuildManifest;
-    if (manifest.format !== MANIFEST_FORMAT) return false;
-    for (const [path, size, mtimeMs] of manifest.sources) {
-      const s = await stat(new URL(path, ROOT)).catch(() => undefined);
-      if (!s || s.size !== size || s.mtimeMs !== mtimeMs) return false;
-    }
-    const tree = await stat(new URL('node_modules/.package-lock.json', ROOT)).catch(() => undefined);
-    const unchanged =
-      tree &&
-      manifest.installed &&
-      tree.mtimeMs === manifest.installed.mtimeMs &&
-      tree.size === manifest.installed.size;
-    if (!unchanged) {
-      for (const [pkg, version] of Object.entries(manifest.packages)) {
-        if ((await versionAt(pkg).catch(() => undefined)) !== version) return false;
-      }
-    }
-    return true;
-  } catch {
-    return false;
-  }
+/** Is the bundle in `dir` the build of what is on disk? bin/sumda's own rule (bin/bundle.mjs). */
+export function isFresh(dir: URL = BUNDLE_DIR): boolean {
+  return freshBundle(ROOT, dir) !== undefined;
 }
 
 if (import.meta.main) {
