@@ -14,6 +14,50 @@ import { recordStart, type StartInfo } from './started.ts';
 export interface BuildOptions {
   /** Load every command module (completion scripts, the manifest check); default: only those named in argv. */
   all?: boolean;
+  /** false: build every subcommand of the named group, not only the one argv names. */
+  narrow?: boolean;
+}
+
+/** A word that can name a subcommand (not an option, not `help`, which lists them all). */
+const SUBCOMMAND = /^(?!help$)[a-z][a-z0-9-]*$/;
+
+/**
+ * What a subcommand that is not needed is built as: every call on it (`.option(…)`,
+ * `.description(…)`, `.action(…)`, `.command(…)`) returns it again and builds nothing.
+ */
+const UNBUILT: Command = new Proxy(() => {}, {
+  get: (_target, key) => (key === 'then' || typeof key === 'symbol' ? undefined : () => UNBUILT),
+}) as unknown as Command;
+
+/**
+ * Registers a command module with only one subcommand of `group` built, the one the command line
+ * names: a group's other subcommands (their options, help texts and examples) cost every command
+ * a few milliseconds of start-up for nothing. The module's own code runs unchanged; only `group`'s
+ * `.command()` hands back UNBUILT for the other names. Returns false when no subcommand of `group`
+ * is called `sub`, and the caller builds the group whole.
+ */
+function onlySubcommand(program: Command, register: (program: Command) => void, group: string, sub: string) {
+  let found = false;
+  const programCommand = program.command;
+  program.command = function (this: Command, ...args: Parameters<Command['command']>) {
+    const created = programCommand.apply(this, args) as Command;
+    if (created.name() !== group) return created;
+    const groupCommand = created.command;
+    created.command = function (this: Command, ...inner: Parameters<Command['command']>) {
+      if (inner[0].split(' ')[0] !== sub) return UNBUILT;
+      found = true;
+      return groupCommand.apply(this, inner) as Command;
+    } as Command['command'];
+    return created;
+  } as Command['command'];
+  try {
+    register(program);
+  } finally {
+    program.command = programCommand;
+    const built = program.commands.find((c) => c.name() === group);
+    if (built && Object.hasOwn(built, 'command')) delete (built as Partial<Command>).command;
+  }
+  return found;
 }
 
 /**
@@ -68,10 +112,25 @@ export async function buildProgram(
   // listed only for `sumda --help`, `sumda help` and a mistyped first word.
   const first = argv[0];
   const listOthers = options.all || !COMMANDS.some((m) => MANIFEST[m.file]?.some((e) => e.name === first));
+  // `sumda policy list …`: of policy's subcommands only `list` is built (see onlySubcommand).
+  const second = argv[1];
+  const narrow =
+    !options.all && !listOthers && options.narrow !== false && second !== undefined && SUBCOMMAND.test(second)
+      ? { group: first!, sub: second }
+      : undefined;
   for (const module of COMMANDS) {
     const entries = MANIFEST[module.file];
     if (options.all || !entries || entries.some((e) => named.has(e.name))) {
-      (await module.load())(program);
+      const register = await module.load();
+      if (narrow && entries?.some((e) => e.name === narrow.group)) {
+        // Not one of the group's subcommands (a typo, or not a group at all): build it whole, so
+        // commander's own errors and "did you mean" see every subcommand.
+        if (!onlySubcommand(program, register, narrow.group, narrow.sub)) {
+          return buildProgram(argv, { ...options, narrow: false });
+        }
+      } else {
+        register(program);
+      }
       continue;
     }
     if (!listOthers) continue;

@@ -71,6 +71,50 @@ describe('the command manifest', () => {
   });
 });
 
+describe('a command line naming a subcommand', () => {
+  /** `group sub` of every group, from a program with everything built. */
+  async function everySubcommand(): Promise<[Command, Command][]> {
+    const full = await buildProgram([], { all: true });
+    return full.commands.flatMap((group) => group.commands.map((sub): [Command, Command] => [group, sub]));
+  }
+
+  it('builds that subcommand exactly as a whole build does, and none of its siblings', async () => {
+    const pairs = await everySubcommand();
+    expect(pairs.length).toBeGreaterThan(100);
+    for (const [group, sub] of pairs) {
+      const program = await buildProgram([group.name(), sub.name()]);
+      const built = program.commands.find((c) => c.name() === group.name())!;
+      const label = `${group.name()} ${sub.name()}`;
+      expect(
+        built.commands.map((c) => c.name()),
+        label,
+      ).toEqual([sub.name()]);
+      // The whole help, examples included (addHelpText goes out only through outputHelp).
+      const help = (c: Command) => {
+        let text = '';
+        c.configureOutput({ writeOut: (chunk) => (text += chunk) }).outputHelp();
+        return text;
+      };
+      expect(help(built.commands[0]!), label).toBe(help(sub));
+      expect(
+        built.commands[0]!.commands.map((c) => c.name()),
+        label,
+      ).toEqual(sub.commands.map((c) => c.name()));
+    }
+  });
+
+  it('builds the whole group for a word that is none of its subcommands, so "did you mean" sees them all', async () => {
+    const program = await buildProgram(['policy', 'lsit']);
+    const policy = program.commands.find((c) => c.name() === 'policy')!;
+    expect(policy.commands.map((c) => c.name())).toEqual(
+      expect.arrayContaining(['list', 'show', 'rollback']),
+    );
+    const r = await runSumda(['policy', 'lsit']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('(Did you mean list?)');
+  });
+});
+
 describe('sumda completion', () => {
   it.each([
     ['bash', 'complete -F _sumda sumda'],
