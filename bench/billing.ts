@@ -4,7 +4,8 @@
  * batch and hold and at most TOSS_MAX_IN_FLIGHT (64) Toss calls at a time. Ideal wall time with every
  * call slot always waiting on Toss: 10,000 × 0.05 s / 64; the ratio to it says what the database
  * work around each call costs. The scenario runs once per entry of `BENCH_BILLING_WORKERS` (default
- * `1,2`): one worker in this process, then N worker processes (bench/billing-worker.ts) sharing the
+ * `1,2`): one `worker --once` in this process, then N worker daemons in processes of their own
+ * (bench/billing-worker.ts; the scan runs in this process, as the schedule starts it) sharing the
  * 64 calls in flight — a worker spends about 1 ms of CPU per renewal, so on a machine whose other
  * core runs PostgreSQL and the double, one process is bound by its own CPU before it is by Toss.
  * The double runs in a process of its own (Toss is remote: its CPU is not the worker's). Also
@@ -15,6 +16,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
+import { sql } from 'kysely';
 import type { TossDoubleOptions } from '../src/billing/double.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { createDb } from '../src/db/connect.ts';
@@ -72,8 +74,12 @@ const WORKER_COUNTS = (process.env.BENCH_BILLING_WORKERS ?? '1,2')
   .filter((n) => n >= 1);
 
 /**
- * `worker --once` in N processes at once, each with TOSS_MAX_IN_FLIGHT / N calls in flight (the
- * ideal's concurrency is their sum). The clock starts when every process has loaded the engine.
+ * N worker daemons (`sumda worker` over the renewals), each with TOSS_MAX_IN_FLIGHT / N calls in
+ * flight (the ideal's concurrency is their sum), and the scan as the schedule starts it (`worker
+ * --once` over the scan queue, in this process). The clock starts when every process has loaded the
+ * engine and stops when no renewal is left to do. Daemons, not `--once`: `--once` drains what is due
+ * when it starts, so a process that looked while another still held the scan job found nothing and
+ * finished at once, leaving the run to the other half of the calls in flight.
  */
 async function renewInProcesses(
   n: number,
@@ -87,11 +93,14 @@ async function renewInProcesses(
         JSON.stringify({
           url,
           env: { ...env, TOSS_MAX_IN_FLIGHT: String(Math.max(1, Math.round(CONCURRENCY / n))) },
+          queues: [QUEUES.billingRenew.name],
         }),
       ],
       { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
     ),
   );
+  const config = loadConfig({}, env, process.cwd());
+  const { runRenewals } = await import('./billing-run.ts');
   await Promise.all(children.map((c) => once(c, 'message')));
   const done = children.map(async (c) => {
     const [{ renewed }] = (await once(c, 'message')) as [{ renewed: number }];
@@ -99,8 +108,30 @@ async function renewInProcesses(
   });
   const started = performance.now();
   for (const c of children) c.send('go');
+  await runRenewals(url, config, [QUEUES.billingScan.name]);
+  await renewalsDone(url);
+  const ms = performance.now() - started;
+  for (const c of children) c.send('stop');
   const renewed = (await Promise.all(done)).reduce((a, b) => a + b, 0);
-  return { ms: performance.now() - started, renewed };
+  return { ms, renewed };
+}
+
+/** Resolves when no renewal job is waiting or running (after the scan: every one is enqueued). */
+async function renewalsDone(url: string): Promise<void> {
+  const db = createDb(url, { max: 1, applicationName: 'sumda-bench' });
+  try {
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      const { rows } = await sql<{ left: boolean }>`
+        select exists (select 1 from pgboss.job where name = ${QUEUES.billingRenew.name}
+                        and state in ('created', 'retry', 'active')) as left`.execute(db);
+      if (!rows[0]?.left) return;
+      if (Date.now() > deadline) throw new Error('renewals still left after 5 minutes');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  } finally {
+    await db.destroy();
+  }
 }
 
 async function renewInProcess(
@@ -148,7 +179,7 @@ async function scenario(bench: Bench, workers: number): Promise<Figure[]> {
     const who =
       workers === 1
         ? '`worker --once`'
-        : `${workers} × \`worker --once\`, ${Math.round(CONCURRENCY / workers)} calls in flight each`;
+        : `${workers} × \`sumda worker\`, ${Math.round(CONCURRENCY / workers)} calls in flight each`;
     return [
       {
         label: `scan + renewals (${who})`,
