@@ -5,9 +5,10 @@
  * call slot always waiting on Toss: 10,000 × 0.05 s / 64; the ratio to it says what the database
  * work around each call costs. The scenario runs once per entry of `BENCH_BILLING_WORKERS` (default
  * `1,2`): one `worker --once` in this process, then N worker daemons in processes of their own
- * (bench/billing-worker.ts; the scan runs in this process, as the schedule starts it) sharing the
- * 64 calls in flight — a worker spends about 1 ms of CPU per renewal, so on a machine whose other
- * core runs PostgreSQL and the double, one process is bound by its own CPU before it is by Toss.
+ * (bench/billing-worker.ts, started with deploy/worker.env as deployed; this process sends the scan's
+ * tick as the schedule does) sharing the 64 calls in flight — a worker spends about 1 ms of CPU per
+ * renewal, so on a machine whose other core runs PostgreSQL and the double, one process is bound by
+ * its own CPU before it is by Toss.
  * The double runs in a process of its own (Toss is remote: its CPU is not the worker's). Also
  * counted: charges per subscription in the double's ledger (must be exactly one).
  * `BENCH_BILLING_SUBS` changes the size (small while developing), `BENCH_BILLING_CONCURRENCY` the
@@ -16,10 +17,12 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import type { TossDoubleOptions } from '../src/billing/double.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { createDb } from '../src/db/connect.ts';
+import { createBoss, enqueueTick } from '../src/queue/boss.ts';
 import { QUEUES } from '../src/queue/catalog.ts';
 import { bulkSubscribers, ensurePlan, TEST_KEY_B64 } from '../test/billing/support.ts';
 import { TEST_SECRET_KEY } from '../test/support/toss.ts';
@@ -31,10 +34,13 @@ import {
   runStandalone,
   type Summary,
   scratchDatabase,
+  sinkLogger,
 } from './support.ts';
 
 const SUBS = Number(process.env.BENCH_BILLING_SUBS) || 10_000;
 const LATENCY_MS = 50;
+/** The worker's Node settings as deployed (semi-space and heap limits): the worker processes start with them. */
+const WORKER_ENV = new URL('../deploy/worker.env', import.meta.url);
 /** Toss calls in flight at most (TOSS_MAX_IN_FLIGHT): the concurrency of the ideal. */
 const CONCURRENCY = Number(process.env.BENCH_BILLING_CONCURRENCY) || 64;
 export const BILLING_GOAL = 1.5;
@@ -74,12 +80,13 @@ const WORKER_COUNTS = (process.env.BENCH_BILLING_WORKERS ?? '1,2')
   .filter((n) => n >= 1);
 
 /**
- * N worker daemons (`sumda worker` over the renewals), each with TOSS_MAX_IN_FLIGHT / N calls in
- * flight (the ideal's concurrency is their sum), and the scan as the schedule starts it (`worker
- * --once` over the scan queue, in this process). The clock starts when every process has loaded the
- * engine and stops when no renewal is left to do. Daemons, not `--once`: `--once` drains what is due
- * when it starts, so a process that looked while another still held the scan job found nothing and
- * finished at once, leaving the run to the other half of the calls in flight.
+ * N worker daemons (`sumda worker` over the billing queues, started with deploy/worker.env as every
+ * deployed worker is), each with TOSS_MAX_IN_FLIGHT / N calls in flight (the ideal's concurrency is
+ * their sum). The clock starts when every process has loaded the engine, with the scan's tick sent
+ * as the schedule sends it every five minutes, and stops when no scan or renewal job is left.
+ * Daemons, not `--once`: `--once` drains what is due when it starts, so a process that looked while
+ * another still held the scan job found nothing and finished at once, leaving the whole run to the
+ * other's half of the calls in flight (every few runs, at twice the time).
  */
 async function renewInProcesses(
   n: number,
@@ -93,40 +100,48 @@ async function renewInProcesses(
         JSON.stringify({
           url,
           env: { ...env, TOSS_MAX_IN_FLIGHT: String(Math.max(1, Math.round(CONCURRENCY / n))) },
-          queues: [QUEUES.billingRenew.name],
+          queues: [QUEUES.billingScan.name, QUEUES.billingRenew.name],
         }),
       ],
-      { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+      {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        execArgv: [...process.execArgv, `--env-file=${fileURLToPath(WORKER_ENV)}`],
+      },
     ),
   );
-  const config = loadConfig({}, env, process.cwd());
-  const { runRenewals } = await import('./billing-run.ts');
-  await Promise.all(children.map((c) => once(c, 'message')));
-  const done = children.map(async (c) => {
-    const [{ renewed }] = (await once(c, 'message')) as [{ renewed: number }];
-    return renewed;
-  });
-  const started = performance.now();
-  for (const c of children) c.send('go');
-  await runRenewals(url, config, [QUEUES.billingScan.name]);
-  await renewalsDone(url);
-  const ms = performance.now() - started;
-  for (const c of children) c.send('stop');
-  const renewed = (await Promise.all(done)).reduce((a, b) => a + b, 0);
-  return { ms, renewed };
+  const boss = createBoss(url, { log: sinkLogger('warn') });
+  await boss.start();
+  try {
+    await Promise.all(children.map((c) => once(c, 'message')));
+    const done = children.map(async (c) => {
+      const [{ renewed }] = (await once(c, 'message')) as [{ renewed: number }];
+      return renewed;
+    });
+    const started = performance.now();
+    for (const c of children) c.send('go');
+    await enqueueTick(boss, QUEUES.billingScan);
+    await billingDone(url);
+    const ms = performance.now() - started;
+    for (const c of children) c.send('stop');
+    const renewed = (await Promise.all(done)).reduce((a, b) => a + b, 0);
+    return { ms, renewed };
+  } finally {
+    await boss.stop({ graceful: false, close: true });
+  }
 }
 
-/** Resolves when no renewal job is waiting or running (after the scan: every one is enqueued). */
-async function renewalsDone(url: string): Promise<void> {
+/** Resolves when no scan or renewal job is waiting or running (a scan batch enqueues its successor before it completes). */
+async function billingDone(url: string): Promise<void> {
   const db = createDb(url, { max: 1, applicationName: 'sumda-bench' });
   try {
     const deadline = Date.now() + 300_000;
     for (;;) {
       const { rows } = await sql<{ left: boolean }>`
-        select exists (select 1 from pgboss.job where name = ${QUEUES.billingRenew.name}
-                        and state in ('created', 'retry', 'active')) as left`.execute(db);
+        select exists (select 1 from pgboss.job
+                        where name in (${QUEUES.billingScan.name}, ${QUEUES.billingRenew.name})
+                          and state in ('created', 'retry', 'active')) as left`.execute(db);
       if (!rows[0]?.left) return;
-      if (Date.now() > deadline) throw new Error('renewals still left after 5 minutes');
+      if (Date.now() > deadline) throw new Error('billing jobs still left after 5 minutes');
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   } finally {
