@@ -1,15 +1,17 @@
 /**
- * `npm run build`: an optional speed-up of every sumda start. It bundles the command line — sumda's
- * own modules with the packages they import — into a few ES modules under
- * node_modules/.cache/sumda/cli/ (rolldown, already installed with vitest). A command then loads a
- * handful of files instead of ~50 of sumda's and ~400 of its dependencies', and what only some
- * commands need stays in chunks loaded by those commands.
+ * `npm run build` (and `npm ci`, whose `prepare` runs it): a speed-up of every sumda start. It
+ * bundles the command line — sumda's own modules with the packages they import — into a few ES
+ * modules under node_modules/.cache/sumda/cli/ (rolldown, already installed with vitest). A command
+ * then loads a handful of files instead of ~50 of sumda's and ~400 of its dependencies', and what
+ * only some commands need stays in chunks loaded by those commands.
  *
- * bin/sumda uses the bundle only while it is the build of what is on disk (bin/bundle.mjs): every source file that went into it unchanged (size and mtime), every bundled
- * package at the version it was built from. Otherwise — no build, a source edit since, another
+ * bin/sumda uses the bundle only while it is the build of what is on disk (bin/bundle.mjs): every
+ * source file that went into it unchanged (size and mtime), every bundled package at the version it
+ * was built from. Otherwise — no build, a source edit since, another
  * `npm install` — it runs from source as before, so a stale bundle costs speed, never correctness.
- * SUMDA_NO_BUNDLE=1 runs from source regardless. Tests run from source (and test/cli/build.test.ts
- * runs commands through a fresh build).
+ * SUMDA_NO_BUNDLE=1 runs from source regardless. A test's `bin/sumda` runs what it finds (after
+ * `npm ci`, the bundle, until a source file changes); test/cli/build.test.ts runs commands through a
+ * build of its own and from source, and compares them.
  *
  * What the build changes beyond bundling:
  * - `import.meta.url` in sumda's modules is rewritten to the source file's own URL (relative to the
@@ -264,7 +266,23 @@ export function isFresh(dir: URL = BUNDLE_DIR): boolean {
   return freshBundle(ROOT, dir) !== undefined;
 }
 
+/** rolldown is a development dependency: a production install (`npm ci --omit=dev`) has none. */
+async function rolldownInstalled(): Promise<boolean> {
+  return import('rolldown').then(
+    () => true,
+    () => false,
+  );
+}
+
 if (import.meta.main) {
+  // `npm ci` runs this as `prepare` (--if-possible): an install without rolldown skips the build,
+  // and commands run from source.
+  if (process.argv.includes('--if-possible') && !(await rolldownInstalled())) {
+    process.stdout.write(
+      'not building the command line: rolldown is not installed (commands run from source)\n',
+    );
+    process.exit(0);
+  }
   const { manifest, missed, files } = await buildCli();
   process.stdout.write(
     `built the command line: ${manifest.sources.length} source files and ${Object.keys(manifest.packages).length} packages in ${files} files (${relative(process.cwd(), fileURLToPath(BUNDLE_DIR)) || '.'})\n`,
