@@ -1,7 +1,8 @@
 /**
  * One writer process of the points concurrency test: `writer.ts <url> <user> <actor json> <ops> <seed>`.
  * Runs <ops> grants and deductions on one user through `adjustPoints` (each with its audit row),
- * 16 at a time on its own pool, and prints {"granted":…,"deducted":…,"refused":…,"entries":[ids]}.
+ * 8 at a time on its own pool (four processes: 32 connections, a third of a default PostgreSQL's 100,
+ * shared with the rest of the suite), and prints {"granted":…,"deducted":…,"refused":…,"entries":[ids]}.
  */
 import { randomUUID } from 'node:crypto';
 import { createDb } from '../../src/db/connect.ts';
@@ -9,7 +10,8 @@ import { UsageError } from '../../src/errors.ts';
 import { adjustPoints } from '../../src/points/index.ts';
 
 const [url, userId, actorJson, opsText, seedText] = process.argv.slice(2);
-const db = createDb(url!, { max: 16, applicationName: 'sumda-points-writer' });
+const LANES = 8;
+const db = createDb(url!, { max: LANES, applicationName: 'sumda-points-writer' });
 const actor = JSON.parse(actorJson!);
 const ops = Number(opsText);
 let seed = Number(seedText);
@@ -49,6 +51,6 @@ async function lane() {
     }
   }
 }
-await Promise.all(Array.from({ length: 16 }, lane));
+await Promise.all(Array.from({ length: LANES }, lane));
 await db.destroy();
 process.stdout.write(`${JSON.stringify(result)}\n`);
