@@ -2,7 +2,8 @@
  * Foundation: how fast sumda starts, migrates and seeds, each against a baseline of the same run.
  * - `sumda --help` and `sumda policy list` vs `node -e 0` (interleaved spawns, median CPU time each
  *   child reports, and wall time): what the CLI adds to Node's own start, with and without the
- *   compile cache;
+ *   compile cache; and `policy list` beside its floor (bench/read-floor.ts: kysely and pg doing the
+ *   same reads, nothing of sumda's), in the same series, for what sumda's own code adds;
  * - `sumda db migrate` on an empty database vs the same migration called in-process: what the
  *   process, the imports and the CLI add to the schema work;
  * - `seed()` of 10,000 users × 90 days vs a hand-written `INSERT … SELECT` that writes as many diary
@@ -65,21 +66,34 @@ function spawnMs(args: string[], env: NodeJS.ProcessEnv = process.env): Spawned 
   return { wallMs, cpuMs: cpu ? Number(cpu[1]) : Number.NaN };
 }
 
-/** Interleaved spawns of `node -e 0` and `args`, so drift and load hit both alike; medians of each. */
-function paired(args: string[], env: NodeJS.ProcessEnv): { node: Spawned; cli: Spawned } {
+/** Medians of a series of spawns. */
+function pick(xs: Spawned[]): Spawned {
+  return { wallMs: median(xs.map((x) => x.wallMs)), cpuMs: median(xs.map((x) => x.cpuMs)) };
+}
+
+/**
+ * Interleaved spawns of `node -e 0` and each command, so drift and load hit all of them alike;
+ * medians of each.
+ */
+function interleaved(commands: { args: string[]; env: NodeJS.ProcessEnv }[]): {
+  node: Spawned;
+  runs: Spawned[];
+} {
+  const env = commands[0]!.env;
   spawnMs(['-e', '0'], env);
-  spawnMs(args, env); // warms the file cache and sumda's compile cache
+  for (const c of commands) spawnMs(c.args, c.env); // warms the file cache and the compile cache
   const node: Spawned[] = [];
-  const cli: Spawned[] = [];
+  const runs = commands.map((): Spawned[] => []);
   for (let i = 0; i < SPAWNS; i++) {
     node.push(spawnMs(['-e', '0'], env));
-    cli.push(spawnMs(args, env));
+    commands.forEach((c, j) => runs[j]!.push(spawnMs(c.args, c.env)));
   }
-  const pick = (xs: Spawned[]) => ({
-    wallMs: median(xs.map((x) => x.wallMs)),
-    cpuMs: median(xs.map((x) => x.cpuMs)),
-  });
-  return { node: pick(node), cli: pick(cli) };
+  return { node: pick(node), runs: runs.map(pick) };
+}
+
+function paired(args: string[], env: NodeJS.ProcessEnv): { node: Spawned; cli: Spawned } {
+  const { node, runs } = interleaved([{ args, env }]);
+  return { node, cli: runs[0]! };
 }
 
 const GOAL = 2.5; // issue 14: a command's process within 2.5x of `node -e 0`
@@ -97,9 +111,15 @@ async function helpStartup(bench: Bench): Promise<Figure[]> {
   let floor: ReturnType<typeof paired>;
   const floorDir = await mkdtemp(join(tmpdir(), 'sumda-read-floor-'));
   try {
-    read = paired([SUMDA, 'policy', 'list'], { ...env, DATABASE_URL: db.url });
-    unbundled = paired([SUMDA, 'policy', 'list'], { ...env, DATABASE_URL: db.url, SUMDA_NO_BUNDLE: '1' });
-    floor = paired([await buildFloor(floorDir)], { ...env, DATABASE_URL: db.url });
+    const dbEnv = { ...env, DATABASE_URL: db.url };
+    // The read and its floor in one series: what sumda adds is measured under the same load.
+    const both = interleaved([
+      { args: [SUMDA, 'policy', 'list'], env: dbEnv },
+      { args: [await buildFloor(floorDir)], env: dbEnv },
+    ]);
+    read = { node: both.node, cli: both.runs[0]! };
+    floor = { node: both.node, cli: both.runs[1]! };
+    unbundled = paired([SUMDA, 'policy', 'list'], { ...dbEnv, SUMDA_NO_BUNDLE: '1' });
   } finally {
     await db.drop();
     await rm(floorDir, { recursive: true, force: true });
