@@ -86,7 +86,7 @@ function interleaved(commands: { args: string[]; env: NodeJS.ProcessEnv }[]): {
   const runs = commands.map((): Spawned[] => []);
   for (let i = 0; i < SPAWNS; i++) {
     node.push(spawnMs(['-e', '0'], env));
-    commands.forEach((c, j) => runs[j]!.push(spawnMs(c.args, c.env)));
+    for (const [j, c] of commands.entries()) runs[j]!.push(spawnMs(c.args, c.env));
   }
   return { node: pick(node), runs: runs.map(pick) };
 }
