@@ -1,7 +1,7 @@
 /**
  * The billing benchmark's renewal run, shared by its in-process run (bench/billing.ts) and each of
  * its worker processes (bench/billing-worker.ts): `worker --once` (or the daemon, until stopped)
- * over the billing queues (default the scan and the renewals) with the catalog's batch and hold
+ * over the billing queues (the scan and the renewals) with the catalog's batch and hold
  * unless BENCH_BILLING_BATCH / BENCH_BILLING_HOLD say otherwise. Returns how many renewal jobs
  * completed.
  */
@@ -13,7 +13,6 @@ import { sinkLogger } from './support.ts';
 export async function runRenewals(
   url: string,
   config: Config,
-  queues: readonly string[] = [QUEUES.billingScan.name, QUEUES.billingRenew.name],
   /** Run as the daemon (`sumda worker`) until this is aborted, instead of `--once`. */
   stop?: AbortSignal,
 ): Promise<number> {
@@ -21,7 +20,7 @@ export async function runRenewals(
     url,
     config,
     log: sinkLogger('warn'),
-    queues: [...queues],
+    queues: [QUEUES.billingScan.name, QUEUES.billingRenew.name],
     concurrency: Number(process.env.BENCH_BILLING_HOLD) || undefined,
     batchSize: Number(process.env.BENCH_BILLING_BATCH) || undefined,
     once: !stop,

@@ -100,7 +100,6 @@ async function renewInProcesses(
         JSON.stringify({
           url,
           env: { ...env, TOSS_MAX_IN_FLIGHT: String(Math.max(1, Math.round(CONCURRENCY / n))) },
-          queues: [QUEUES.billingScan.name, QUEUES.billingRenew.name],
         }),
       ],
       {
