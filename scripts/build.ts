@@ -71,14 +71,37 @@ const LAZY: readonly (readonly [string, string, string])[] = [
 const LAZY_HELPER =
   'const __sumdaLazy = (load) => { let m; return new Proxy({}, { get: (_, key) => (m ??= load())[key] }); };\n';
 
-/**
- * Chunks. `base`: everything src/cli/main.ts imports statically — what every start needs, `sumda
- * --help` included (commander, the CLI's frame, errors). `run`: what a command's action needs
- * before its handler (configuration, the logger, the connection, the schema check: kysely and pg)
- * beyond `base`. Both are closed under static imports, so `base` never waits on `run` and neither
- * on a command's chunk; the rest rolldown splits per command module. Fewer, larger files: each
- * module file costs a start ~0.3 ms however small it is.
- */
+/** The rolldown plugin that applies LAZY; each entry it applied is added to `applied`. */
+export function lazyBuiltins(applied = new Set<string>()) {
+  return {
+    name: 'sumda-lazy-builtins',
+    transform(code: string, id: string) {
+      const path = id.split('\\').join('/');
+      const entries = LAZY.filter(([file]) => path.endsWith(`/node_modules/${file}`));
+      if (entries.length === 0) return null;
+      let out = code;
+      for (const [file, from, to] of entries) {
+        if (!out.includes(from)) continue;
+        out = out.replace(from, to);
+        applied.add(`${file}: ${from}`);
+      }
+      return out === code ? null : LAZY_HELPER + out;
+    },
+  };
+}
+
+/** How the bundle's code is written (bench/startup.ts bundles its floor the same way). */
+export const CODE_OUTPUT = {
+  // Less source to read, hash and compile on every start (~5% of a read command); names are
+  // kept, so stack traces (`--verbose`) and logged error types still say what they are.
+  minify: true,
+  keepNames: true,
+  // Escaped to ASCII: V8 keeps an ASCII source as one byte a character, and decoding and
+  // compiling it is cheaper (~1 ms of a read command: one `’` made its largest chunk two-byte).
+  charset: 'ascii',
+} as const;
+
+/** The roots of the `run` group (startGroups): what a command's action loads before its handler. */
 const RUN_ROOTS = [
   'src/config/index.ts',
   'src/log.ts',
@@ -87,33 +110,82 @@ const RUN_ROOTS = [
   'src/db/schema-version.ts',
 ];
 
-type ModuleInfoOf = (id: string) => { importedIds: readonly string[] } | null;
+interface ModuleInfo {
+  importedIds: readonly string[];
+  dynamicallyImportedIds: readonly string[];
+  code: string | null;
+}
+type ModuleInfoOf = (id: string) => ModuleInfo | null;
 
-/** Every module reachable from `roots` through static imports. */
-function staticClosure(roots: readonly string[], info: ModuleInfoOf): Set<string> {
+/** Every module reachable from `roots` through static imports (and dynamic ones with `dynamic`). */
+function closure(roots: readonly string[], info: ModuleInfoOf, dynamic = false): Set<string> {
   const seen = new Set<string>();
   const stack = [...roots];
   while (stack.length > 0) {
     const id = stack.pop()!;
     if (seen.has(id)) continue;
     seen.add(id);
-    stack.push(...(info(id)?.importedIds ?? []));
+    const m = info(id);
+    stack.push(...(m?.importedIds ?? []), ...(dynamic ? (m?.dynamicallyImportedIds ?? []) : []));
   }
   return seen;
+}
+
+/**
+ * sumda's own modules below this size (source characters) join the start chunks when everything
+ * they import is already there: each file a command loads costs its start ~0.3 ms, a small
+ * module's evaluation (declarations, a few constants) a few µs. Otherwise rolldown gives each
+ * module shared by several commands a file of its own — `policy list` loaded four of a few hundred
+ * bytes each.
+ */
+const SMALL_MODULE = 4_000;
+
+/**
+ * The start chunks. `base`: everything src/cli/main.ts imports statically — what every start
+ * needs, `sumda --help` included (commander, the CLI's frame, errors). `run`: what a command's
+ * action needs before its handler (RUN_ROOTS: configuration, the logger, the connection, the schema
+ * check: kysely and pg) beyond `base`. Then each takes the small modules (SMALL_MODULE) whose static
+ * imports it holds, repeatedly, `base` first. Both stay closed under static imports, so `base` never
+ * waits on `run` and neither on a command's chunk; rolldown splits the rest per command module.
+ */
+function startGroups(info: ModuleInfoOf): { base: Set<string>; run: Set<string> } {
+  const at = (path: string) => fileURLToPath(new URL(path, ROOT));
+  const entry = at('src/cli/main.ts');
+  const base = closure([entry], info);
+  const run = closure(RUN_ROOTS.map(at), info);
+  for (const id of base) run.delete(id);
+  const every = closure([entry], info, true);
+  const src = at('src/');
+  const small = [...every].filter(
+    (id) =>
+      id.startsWith(src) &&
+      !base.has(id) &&
+      !run.has(id) &&
+      (info(id)?.code?.length ?? Infinity) <= SMALL_MODULE,
+  );
+  for (const [group, holds] of [
+    [base, [base]],
+    [run, [base, run]],
+  ] as const) {
+    for (let added = true; added; ) {
+      added = false;
+      for (const id of small) {
+        if (base.has(id) || run.has(id)) continue;
+        // Node built-ins and external packages too: a start loads nothing it did not load before.
+        if (info(id)!.importedIds.every((d) => holds.some((g) => g.has(d)))) {
+          group.add(id);
+          added = true;
+        }
+      }
+    }
+  }
+  return { base, run };
 }
 
 function chunkGroups() {
   let groups: { base: Set<string>; run: Set<string> } | undefined;
   const groupOf = (id: string, info: ModuleInfoOf) => {
-    if (!groups) {
-      const base = staticClosure([fileURLToPath(new URL('src/cli/main.ts', ROOT))], info);
-      const run = staticClosure(
-        RUN_ROOTS.map((path) => fileURLToPath(new URL(path, ROOT))),
-        info,
-      );
-      for (const id of base) run.delete(id);
-      groups = { base, run };
-    }
+    groups ??= startGroups(info);
     return groups.base.has(id) ? 'base' : groups.run.has(id) ? 'run' : null;
   };
   return ['base', 'run'].map((name, i) => ({
@@ -195,21 +267,7 @@ export async function buildCli(dir: URL = BUNDLE_DIR): Promise<BuildResult> {
           return code.replaceAll('import.meta.url', `new URL(${JSON.stringify(own)}, import.meta.url).href`);
         },
       },
-      {
-        name: 'sumda-lazy-builtins',
-        transform(code, id) {
-          const path = id.split('\\').join('/');
-          const entries = LAZY.filter(([file]) => path.endsWith(`/node_modules/${file}`));
-          if (entries.length === 0) return null;
-          let out = code;
-          for (const [file, from, to] of entries) {
-            if (!out.includes(from)) continue;
-            out = out.replace(from, to);
-            applied.add(`${file}: ${from}`);
-          }
-          return out === code ? null : LAZY_HELPER + out;
-        },
-      },
+      lazyBuiltins(applied),
     ],
     output: {
       dir: staging,
@@ -217,10 +275,7 @@ export async function buildCli(dir: URL = BUNDLE_DIR): Promise<BuildResult> {
       entryFileNames: '[name].mjs',
       chunkFileNames: '[name]-[hash].mjs',
       codeSplitting: { groups: chunkGroups() },
-      // Less source to read, hash and compile on every start (~5% of a read command); names are
-      // kept, so stack traces (`--verbose`) and logged error types still say what they are.
-      minify: true,
-      keepNames: true,
+      ...CODE_OUTPUT,
     },
   });
 

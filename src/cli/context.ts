@@ -230,7 +230,10 @@ function buildContext(parts: {
     config,
     log,
     progress: createProgress({ json: parts.out.json }),
-    commandLine: redactArgv(process.argv.slice(2)),
+    // Redacted when read (an audit row, a log line): a read command never pays for it.
+    get commandLine() {
+      return redactArgv(process.argv.slice(2));
+    },
     signal: controller.signal,
     onCleanup: (fn) => cleanups.push(fn),
     databaseUrl: async () => {

@@ -138,7 +138,8 @@ export async function buildProgram(
       listedTerms.set(program.command(entry.name).description(entry.description), entry.term);
     }
   }
-  registerCompletion(program, () => buildProgram([], { all: true }));
+  // `sumda completion …` and the full listings only: a named command never needs it.
+  if (listOthers) registerCompletion(program, () => buildProgram([], { all: true }));
   program.commands.forEach(applyExitOverride);
   program.exitOverride();
   return program;

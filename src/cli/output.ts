@@ -166,8 +166,13 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
 
 export function createOutput(options: { json: boolean; wide?: boolean }): Output {
   const write = (stream: NodeJS.WriteStream, text: string) => stream.write(`${text}\n`);
-  const style = (s: Style, text: string, stream: 'stdout' | 'stderr' = 'stdout') =>
-    styleText(s, text, { stream: stream === 'stdout' ? process.stdout : process.stderr });
+  const style = (s: Style, text: string, stream: 'stdout' | 'stderr' = 'stdout') => {
+    const target = stream === 'stdout' ? process.stdout : process.stderr;
+    // Not a terminal and no FORCE_COLOR: styleText would return the text as it is, after loading
+    // Node's colour support to find that out (a few hundred µs of every piped command).
+    if (!target.isTTY && process.env.FORCE_COLOR === undefined) return text;
+    return styleText(s, text, { stream: target });
+  };
   return {
     json: options.json,
     data: (value) => write(process.stdout, JSON.stringify(value, jsonReplacer, 2)),

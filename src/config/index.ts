@@ -2,7 +2,7 @@
  * Configuration: parsed once from flags > environment > `.env`, validated with every problem
  * reported at once, then frozen. Nothing else in sumda reads process.env for settings.
  */
-import { homedir, userInfo } from 'node:os';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { durationMs } from '../time/grammar.ts';
@@ -107,7 +107,7 @@ const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
 /** Default data folder: per user, XDG style; root uses /var/lib/sumda (the embedded server runs as `postgres`, which cannot enter /root). */
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.XDG_DATA_HOME) return join(env.XDG_DATA_HOME, 'sumda');
-  if (userInfo().uid === 0) return '/var/lib/sumda';
+  if (process.getuid?.() === 0) return '/var/lib/sumda';
   return join(homedir(), '.local', 'share', 'sumda');
 }
 
