@@ -1,7 +1,8 @@
 /**
  * Foundation: how fast sumda starts, migrates and seeds, each against a baseline of the same run.
- * - `sumda --help` and `sumda policy list` vs `node -e 0` (interleaved spawns, median CPU time each
- *   child reports, and wall time): what the CLI adds to Node's own start, with and without the
+ * - `sumda --help` and `sumda policy list` vs `node -e 0` (interleaved spawns, started as an
+ *   operator starts them; medians of each process's CPU time as the OS accounts it, and of wall
+ *   time): what the CLI adds to Node's own start, with and without the
  *   compile cache; and `policy list` beside its floor (bench/read-floor.ts: kysely and pg doing the
  *   same reads, nothing of sumda's), in the same series, for what sumda's own code adds;
  * - `sumda db migrate` on an empty database vs the same migration called in-process: what the
@@ -12,12 +13,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import { buildCli } from '../scripts/build.ts';
+import { buildCli, CODE_OUTPUT, lazyBuiltins } from '../scripts/build.ts';
 import { createKeyring } from '../src/crypto/index.ts';
 import { createDb } from '../src/db/connect.ts';
 import { migrate } from '../src/db/migrator.ts';
@@ -43,27 +45,42 @@ const SPAWNS = Number(process.env.BENCH_SPAWNS) || 15;
 const SEED_USERS = Number(process.env.BENCH_SEED_USERS) || 10_000;
 const SEED_DAYS = 90;
 
-/** The child reports its own CPU time (user + system) on exit: robust on a loaded machine, unlike wall time. */
-const CPU_REPORT = `data:text/javascript,process.on('exit',()=>{const u=process.cpuUsage();process.stderr.write('\\nsumda-bench-cpu '+(u.user+u.system)/1000+'\\n')})`;
+/**
+ * Where `npx sumda` and npm scripts put Node 24 and `sumda`: a command is started as an operator
+ * starts it, through bin/sumda's own first line (`#!/usr/bin/env -S node …`) and its Node flags.
+ */
+const BIN = fileURLToPath(new URL('../node_modules/.bin', import.meta.url));
+const onPath = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({ ...env, PATH: `${BIN}:${env.PATH ?? ''}` });
+/** The Node flags on bin/sumda's first line, which the floor is started with too. */
+const SUMDA_FLAGS = (/^#!\/usr\/bin\/env -S node(.*)$/m.exec(readFileSync(SUMDA, 'utf8'))?.[1] ?? '')
+  .trim()
+  .split(/\s+/)
+  .filter(Boolean);
 
 interface Spawned {
   wallMs: number;
   cpuMs: number;
 }
 
-function spawnMs(args: string[], env: NodeJS.ProcessEnv = process.env): Spawned {
-  const started = performance.now();
-  const result = spawnSync(process.execPath, ['--import', CPU_REPORT, ...args], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const wallMs = performance.now() - started;
+/**
+ * One process's wall and CPU time (user + system, every thread, from exec to exit: what `time`
+ * prints), as the OS accounts it to the bash that started it, to the millisecond. Nothing is
+ * loaded into the process to measure it, and Node's own teardown counts, as it does for `node -e 0`.
+ */
+function spawnMs(command: string[], env: NodeJS.ProcessEnv = process.env): Spawned {
+  const result = spawnSync(
+    'bash',
+    ['-c', 'TIMEFORMAT="sumda-bench-time %3R %3U %3S"; time "$@" >/dev/null', 'sumda-bench', ...command],
+    { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const stderr = result.stderr?.toString() ?? '';
   if (result.status !== 0) {
-    throw new Error(`${args.join(' ')} exited ${result.status}: ${result.stderr?.toString().slice(0, 500)}`);
+    throw new Error(`${command.join(' ')} exited ${result.status}: ${stderr.slice(0, 500)}`);
   }
-  const cpu = /sumda-bench-cpu ([\d.]+)/.exec(result.stderr.toString());
-  return { wallMs, cpuMs: cpu ? Number(cpu[1]) : Number.NaN };
+  const times = /sumda-bench-time ([\d.]+) ([\d.]+) ([\d.]+)\s*$/.exec(stderr);
+  if (!times) throw new Error(`${command.join(' ')}: no time reported: ${stderr.slice(0, 500)}`);
+  const [real, user, system] = times.slice(1).map((x) => Number(x) * 1000) as [number, number, number];
+  return { wallMs: real, cpuMs: user + system };
 }
 
 /** Medians of a series of spawns. */
@@ -80,12 +97,13 @@ function interleaved(commands: { args: string[]; env: NodeJS.ProcessEnv }[]): {
   runs: Spawned[];
 } {
   const env = commands[0]!.env;
-  spawnMs(['-e', '0'], env);
+  const node0 = [process.execPath, '-e', '0'];
+  spawnMs(node0, env);
   for (const c of commands) spawnMs(c.args, c.env); // warms the file cache and the compile cache
   const node: Spawned[] = [];
   const runs = commands.map((): Spawned[] => []);
   for (let i = 0; i < SPAWNS; i++) {
-    node.push(spawnMs(['-e', '0'], env));
+    node.push(spawnMs(node0, env));
     for (const [j, c] of commands.entries()) runs[j]!.push(spawnMs(c.args, c.env));
   }
   return { node: pick(node), runs: runs.map(pick) };
@@ -100,7 +118,7 @@ const GOAL = 2.5; // issue 14: a command's process within 2.5x of `node -e 0`
 
 async function helpStartup(bench: Bench): Promise<Figure[]> {
   progress(`spawning \`node -e 0\` and sumda commands ${SPAWNS} times each (interleaved)`);
-  const env = { ...process.env, NO_COLOR: '1' };
+  const env = onPath({ ...process.env, NO_COLOR: '1' });
   // `npm run build` first: the commands as an installation that ran it starts them.
   await buildCli();
   const help = paired([SUMDA, '--help'], env);
@@ -115,7 +133,7 @@ async function helpStartup(bench: Bench): Promise<Figure[]> {
     // The read and its floor in one series: what sumda adds is measured under the same load.
     const both = interleaved([
       { args: [SUMDA, 'policy', 'list'], env: dbEnv },
-      { args: [await buildFloor(floorDir)], env: dbEnv },
+      { args: [process.execPath, ...SUMDA_FLAGS, await buildFloor(floorDir)], env: dbEnv },
     ]);
     read = { node: both.node, cli: both.runs[0]! };
     floor = { node: both.node, cli: both.runs[1]! };
@@ -164,8 +182,9 @@ async function helpStartup(bench: Bench): Promise<Figure[]> {
 }
 
 /**
- * bench/read-floor.ts bundled as `npm run build` bundles sumda (one minified file) behind an entry
- * that turns V8's compile cache on first, as bin/sumda does. Returns the entry's path.
+ * bench/read-floor.ts bundled as `npm run build` bundles sumda (one file, written the same way, the
+ * same built-ins made lazy) behind an entry that turns V8's compile cache on first, as bin/sumda
+ * does. Returns the entry's path; it is started with bin/sumda's Node flags.
  */
 async function buildFloor(dir: string): Promise<string> {
   const { build } = await import('rolldown');
@@ -174,7 +193,8 @@ async function buildFloor(dir: string): Promise<string> {
     cwd: ROOT,
     platform: 'node',
     logLevel: 'warn',
-    output: { file: join(dir, 'floor.mjs'), format: 'esm', minify: true, keepNames: true },
+    plugins: [lazyBuiltins()],
+    output: { file: join(dir, 'floor.mjs'), format: 'esm', ...CODE_OUTPUT },
   });
   const entry = join(dir, 'entry.mjs');
   await writeFile(
@@ -194,7 +214,7 @@ async function migrateTimes(bench: Bench): Promise<Figure[]> {
     try {
       cli.push(
         spawnMs([SUMDA, 'db', 'migrate'], {
-          ...process.env,
+          ...onPath(process.env),
           DATABASE_URL: db.url,
           LOG_LEVEL: 'warn',
           NO_COLOR: '1',
