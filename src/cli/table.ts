@@ -42,7 +42,11 @@ function width(text: string): number {
   return widest;
 }
 
+/** Printable ASCII: a column each (most cells; the regular expression is quicker than the loop). */
+const ASCII = /^[\x20-\x7e]*$/;
+
 function lineWidth(line: string): number {
+  if (ASCII.test(line)) return line.length;
   let columns = 0;
   for (let i = 0; i < line.length; i++) {
     const c = line.charCodeAt(i);

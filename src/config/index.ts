@@ -2,7 +2,6 @@
  * Configuration: parsed once from flags > environment > `.env`, validated with every problem
  * reported at once, then frozen. Nothing else in sumda reads process.env for settings.
  */
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { durationMs } from '../time/grammar.ts';
@@ -108,7 +107,8 @@ const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.XDG_DATA_HOME) return join(env.XDG_DATA_HOME, 'sumda');
   if (process.getuid?.() === 0) return '/var/lib/sumda';
-  return join(homedir(), '.local', 'share', 'sumda');
+  // node:os only here: a start that needs no home folder loads none of it.
+  return join(process.getBuiltinModule('node:os').homedir(), '.local', 'share', 'sumda');
 }
 
 /**

@@ -4,7 +4,7 @@
  * by a read command. The bundle is built once into a folder of its own (bin/sumda is pointed at it
  * with SUMDA_BUNDLE_DIR), so the developer's own build is never touched.
  */
-import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BuildManifest, type BuildResult, buildCli, isFresh } from '../../scripts/build.ts';
@@ -13,6 +13,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
 const DIR = new URL(`../../node_modules/.cache/sumda/test-build-${process.pid}/`, import.meta.url);
 const STALE = new URL(`../../node_modules/.cache/sumda/test-stale-${process.pid}/`, import.meta.url);
+const CACHED = new URL(`../../node_modules/.cache/sumda/test-cached-${process.pid}/`, import.meta.url);
 let build: BuildResult;
 let database: TestDatabase;
 
@@ -22,6 +23,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(DIR, { recursive: true, force: true });
   await rm(STALE, { recursive: true, force: true });
+  await rm(CACHED, { recursive: true, force: true });
   await database?.drop();
 });
 
@@ -36,8 +38,12 @@ const fromSource = (extra: Record<string, string> = {}) => ({
 const LOADED = `data:text/javascript,process.on('exit',()=>process.stderr.write('\\nLOADED '+JSON.stringify(process.moduleLoadList)+'\\n'))`;
 
 describe('the bundled command line', () => {
-  it('is built with every lazy built-in applied and a manifest of what went into it', async () => {
+  it('is built with every lazy built-in applied, a manifest of what went into it, and code caches', async () => {
     expect(build.missed).toEqual([]);
+    const files = (await readdir(DIR)).filter((f) => f.endsWith('.cjs'));
+    expect((await readdir(new URL('code-cache/.build/', DIR))).sort()).toEqual(
+      files.map((f) => `${f}.v8`).sort(),
+    );
     expect(build.manifest.sources).toContainEqual(expect.arrayContaining(['src/cli/main.ts']));
     expect(Object.keys(build.manifest.packages)).toEqual(
       expect.arrayContaining(['node_modules/kysely', 'node_modules/pg', 'node_modules/commander']),
@@ -126,5 +132,89 @@ describe('the bundled command line', () => {
     expect(r.stdout).toContain('running from source');
     await writeFile(new URL('manifest.json', STALE), JSON.stringify({ ...manifest, format: 99 }));
     expect(await isFresh(STALE)).toBe(false);
+  });
+
+  it('describes every file it is made of: what each imports, its sources, the commands with files of their own', async () => {
+    const { manifest } = build;
+    const files = (await readdir(DIR)).filter((f) => f.endsWith('.cjs'));
+    expect(Object.keys(manifest.chunks).sort()).toEqual(files.sort());
+    const covered = new Set<number>();
+    for (const chunk of Object.values(manifest.chunks)) {
+      for (const f of [...chunk.static, ...chunk.dynamic]) expect(files).toContain(f);
+      for (const i of chunk.sources) covered.add(i);
+    }
+    expect(covered.size).toBe(manifest.sources.length);
+    expect(manifest.commands.policy).toMatch(/^policy-.*\.cjs$/);
+    for (const file of Object.values(manifest.commands)) expect(files).toContain(file);
+  });
+
+  it('checks the sources of what a command line can load: a command not named may differ', async () => {
+    await rm(STALE, { recursive: true, force: true });
+    await cp(DIR, STALE, { recursive: true });
+    const manifest = JSON.parse(await readFile(new URL('manifest.json', STALE), 'utf8')) as BuildManifest;
+    manifest.sources.find(([path]) => path === 'src/cli/commands/slip.ts')![2] -= 1000; // slip.ts edited
+    await writeFile(new URL('manifest.json', STALE), JSON.stringify(manifest));
+    expect(isFresh(STALE, ['policy', 'list'])).toBe(true);
+    expect(isFresh(STALE, ['--help'])).toBe(true);
+    expect(isFresh(STALE, ['slip', 'list'])).toBe(false);
+    expect(isFresh(STALE, ['--as', 'ops@example.com', 'slip', 'show', 'x'])).toBe(false);
+    // `sumda completion` loads every command; without a command line, everything is checked.
+    expect(isFresh(STALE, ['completion', 'bash'])).toBe(false);
+    expect(isFresh(STALE)).toBe(false);
+    const r = await runSumda(['config'], { env: { SUMDA_BUNDLE_DIR: fileURLToPath(STALE) } });
+    expect(r.stdout).toMatch(/SUMDA_NO_BUNDLE\s+\(unset: running the build of/);
+    const slip = await runSumda(['slip', '--help'], { env: { SUMDA_BUNDLE_DIR: fileURLToPath(STALE) } });
+    expect(slip.code, slip.stderr).toBe(0);
+  });
+
+  it("writes a command's V8 code cache after its first run, uses it after, and replaces one V8 refuses", async () => {
+    await rm(CACHED, { recursive: true, force: true });
+    await cp(DIR, CACHED, { recursive: true });
+    // The other tests' runs wrote theirs; the build's own stays.
+    for (const entry of await readdir(new URL('code-cache/', CACHED))) {
+      if (entry !== '.build') await rm(new URL(`code-cache/${entry}`, CACHED), { recursive: true });
+    }
+    const env = { env: { SUMDA_BUNDLE_DIR: fileURLToPath(CACHED), DATABASE_URL: database.url } };
+    const cacheOf = (command: string) => new URL(`code-cache/${command}/`, CACHED);
+    const first = await runSumda(['policy', 'list', '--json'], env);
+    expect(first.code, first.stderr).toBe(0);
+    const written = (await readdir(cacheOf('policy'))).sort();
+    expect(written).toContain('main.cjs.v8');
+    expect(written.some((f) => /^run-.*\.cjs\.v8$/.test(f))).toBe(true);
+    const main = new URL('main.cjs.v8', cacheOf('policy'));
+    const before = await stat(main);
+    const second = await runSumda(['policy', 'list', '--json'], env);
+    expect(second.stdout).toBe(first.stdout);
+    // Accepted, so not written again.
+    expect((await stat(main)).mtimeMs).toBe(before.mtimeMs);
+    // A cache V8 refuses (another Node, or damaged) is no error: the command runs, the cache is replaced.
+    await writeFile(main, 'not a code cache');
+    const third = await runSumda(['policy', 'list', '--json'], env);
+    expect(third.code, third.stderr).toBe(0);
+    expect(third.stdout).toBe(first.stdout);
+    expect((await readFile(main)).length).toBeGreaterThan(10_000);
+    // Each command its own; none with NODE_DISABLE_COMPILE_CACHE=1.
+    const off = await runSumda(['config'], { env: { ...env.env, NODE_DISABLE_COMPILE_CACHE: '1' } });
+    expect(off.code, off.stderr).toBe(0);
+    expect((await readdir(new URL('code-cache/', CACHED))).sort()).toEqual(['.build', 'policy']);
+    // A folder it cannot write (here: a file where the command's folder would be) goes without.
+    const blocked = new URL('code-cache/slip', CACHED);
+    await writeFile(blocked, '');
+    const slip = await runSumda(['slip', '--help'], env);
+    expect(slip.code, slip.stderr).toBe(0);
+    expect((await stat(blocked)).isFile()).toBe(true);
+  });
+
+  it('migrates an empty database: the migrations (TypeScript, loaded by URL) load from the bundle too', async () => {
+    const empty = await createTestDatabase({ empty: true });
+    try {
+      const migrated = await runSumda(['db', 'migrate'], bundled({ DATABASE_URL: empty.url }));
+      expect(migrated.code, migrated.stderr).toBe(0);
+      const read = await runSumda(['policy', 'list', '--json'], bundled({ DATABASE_URL: empty.url }));
+      expect(read.code, read.stderr).toBe(0);
+      expect(JSON.parse(read.stdout)).toHaveLength(5);
+    } finally {
+      await empty.drop();
+    }
   });
 });
