@@ -102,7 +102,8 @@ export function wrapModule(source) {
 export function runBundle(root, dir, entry, cacheKey) {
   const { mkdirSync, readFileSync, renameSync, writeFileSync } = process.getBuiltinModule('node:fs');
   const vm = process.getBuiltinModule('node:vm');
-  const folder = process.getBuiltinModule('node:url').fileURLToPath(dir);
+  const { fileURLToPath } = process.getBuiltinModule('node:url');
+  const folder = fileURLToPath(dir);
   const cacheDir =
     process.env.NODE_DISABLE_COMPILE_CACHE === '1' ? undefined : `${folder}code-cache/${cacheKey}/`;
   const nodeRequire = process.getBuiltinModule('node:module').createRequire(new URL('package.json', root));
@@ -133,7 +134,6 @@ export function runBundle(root, dir, entry, cacheKey) {
     script.runInThisContext().call(module.exports, module.exports, require, module, filename, folder);
     return module.exports;
   };
-  const { fileURLToPath } = process.getBuiltinModule('node:url');
   // A dynamic import of a file by URL (the migrator's migrations/*.ts) arrives as `require(url)`:
   // Node's require loads ES modules and TypeScript alike.
   const require = (id) =>

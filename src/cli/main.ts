@@ -90,7 +90,7 @@ export async function buildProgram(
     .option('--no-color', 'no colours (also NO_COLOR=1)')
     .option(
       '--wide',
-      'tables as wide as they need, with full ids (default: fitted to the terminal, ids shortened)',
+      'tables as wide as they need, with full ids (default: fitted to the terminal, ids shortened; a record per row when too many columns)',
     )
     // Commander's own errors repeat what was typed: keep them to one readable line too.
     .configureOutput({ outputError: (text, write) => write(`${shortenArguments(text.trimEnd(), argv)}\n`) })

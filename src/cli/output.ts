@@ -21,8 +21,8 @@ export interface Output {
   record(value: unknown): void;
   line(text?: string): void;
   /**
-   * A table on stdout, fitted to the terminal width (long cells wrap; Hangul counts two columns)
-   * unless --wide. No rows: one line saying so (`empty`, or "nothing to show"). `shortIds`: columns
+   * A table on stdout, fitted to the terminal width (long cells wrap; Hangul counts two columns;
+   * too many columns to fit: a record per row, as psql's expanded display) unless --wide. No rows: one line saying so (`empty`, or "nothing to show"). `shortIds`: columns
    * whose UUIDs are shown by their first 8 characters (commands that take ids accept such a prefix).
    */
   table(head: string[], rows: Cell[][], options?: TableOptions): void;
@@ -67,8 +67,8 @@ const MIN_COLUMN = 10;
 
 /**
  * Column widths (cell padding included) that fit `total` columns, or undefined when the natural
- * widths already fit. None is squeezed below MIN_COLUMN (a table with too many columns for the
- * terminal then runs past it).
+ * widths already fit. None is squeezed below MIN_COLUMN: a table with too many columns for the
+ * terminal comes out wider than `total` (and output.table prints it as records instead).
  */
 export function fitColumns(natural: number[], total: number): number[] | undefined {
   const borders = natural.length + 1;
@@ -132,6 +132,29 @@ export function wrapText(text: string, width: number): string {
     }
     out.push(line.trimEnd());
   }
+  return out.join('\n');
+}
+
+/**
+ * A table too wide for the terminal even squeezed, as psql's expanded display prints it: one block
+ * per row, `-[ RECORD n ]` and then a line per column, the value wrapped beside its name.
+ */
+export function renderRecords(head: readonly string[], rows: readonly string[][], total: number): string {
+  const keyWidth = Math.max(...head.map(displayWidth));
+  const valueWidth = Math.max(MIN_COLUMN, total - keyWidth - 3);
+  const out: string[] = [];
+  rows.forEach((row, n) => {
+    const title = `-[ RECORD ${n + 1} ]`;
+    out.push(title + '-'.repeat(Math.max(0, Math.min(total, keyWidth + 3 + valueWidth) - title.length)));
+    head.forEach((key, i) => {
+      const pad = ' '.repeat(keyWidth - displayWidth(key));
+      wrapText(row[i] ?? '', valueWidth)
+        .split('\n')
+        .forEach((line, j) => {
+          out.push(`${j === 0 ? key + pad : ' '.repeat(keyWidth)} | ${line}`.trimEnd());
+        });
+    });
+  });
   return out.join('\n');
 }
 
@@ -210,6 +233,11 @@ export function createOutput(options: { json: boolean; wide?: boolean }): Output
       if (colWidths && columns) {
         cells = render(true);
         colWidths = fitColumns(widthsOf(cells), columns);
+      }
+      if (colWidths && columns && colWidths.reduce((a, b) => a + b, 0) + colWidths.length + 1 > columns) {
+        // Too many columns for this terminal even squeezed: a record per row (--wide for the table).
+        write(process.stdout, renderRecords(head, cells, columns));
+        return;
       }
       const styledHead = head.map((h) => style('bold', h));
       const lines = cells.map((row) =>

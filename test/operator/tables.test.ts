@@ -4,7 +4,7 @@
  * for everything whole, an empty result said in words (and `[]` with --json), `user show` by e-mail.
  */
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createOutput, displayWidth, fitColumns, wrapText } from '../../src/cli/output.ts';
+import { createOutput, displayWidth, fitColumns, renderRecords, wrapText } from '../../src/cli/output.ts';
 import { checkSlips } from '../../src/slips/live.ts';
 import { cliEnv, seedTeam, type Team } from '../admins/support.ts';
 import { deps, openRows, risky, userWith } from '../slips/support.ts';
@@ -75,6 +75,30 @@ describe('output.table', () => {
     written.length = 0;
     createOutput({ json: false }).table(['id'], [], { empty: 'no slips in the last 7 days' });
     expect(written.join('')).toBe('no slips in the last 7 days\n');
+  });
+
+  it('too many columns to fit even squeezed: a record per row, each line within the width', () => {
+    capture();
+    process.env.COLUMNS = '60';
+    const head = ['id', 'user', 'state', 'plan', 'amount', 'attempts', 'next billing', 'last error', '장면'];
+    const rows = [
+      ['0c1d2e3f-1111-4222-8333-944455556666', 'mina@example.com', 'past_due', 'premium', 9900, 2],
+      ['1c1d2e3f-1111-4222-8333-944455556666', 'jun@example.com', 'active', 'basic', 4900, 0],
+    ].map((r) => [...r, '2026-12-04 09:00Z', 'card declined by the issuer (limit)', '오늘의 장면']);
+    createOutput({ json: false }).table(head, rows, { shortIds: [0] });
+    const text = written.join('').trimEnd();
+    for (const line of text.split('\n')) expect(displayWidth(line)).toBeLessThanOrEqual(60);
+    expect(text.split('\n')[0]).toMatch(/^-\[ RECORD 1 \]-+$/);
+    expect(text).toContain('-[ RECORD 2 ]');
+    expect(text).toMatch(/^id +\| 0c1d2e3f$/m);
+    expect(text).toMatch(/^장면 +\| 오늘의 장면$/m);
+    expect(text.replaceAll(/\s+/g, '')).toContain('carddeclinedbytheissuer(limit)'.replaceAll(/\s+/g, ''));
+    // Wide enough, the same rows are a table again; --wide always is one.
+    written.length = 0;
+    process.env.COLUMNS = '200';
+    createOutput({ json: false }).table(head, rows, { shortIds: [0] });
+    expect(written.join('')).toContain('┌');
+    expect(renderRecords(['a'], [['x'.repeat(100)]], 40).split('\n').length).toBeGreaterThan(2);
   });
 });
 
