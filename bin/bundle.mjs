@@ -100,7 +100,7 @@ export function wrapModule(source) {
  * @returns {Record<string, unknown>} the entry's exports
  */
 export function runBundle(root, dir, entry, cacheKey) {
-  const { mkdirSync, readFileSync, renameSync, writeFileSync } = process.getBuiltinModule('node:fs');
+  const { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } = process.getBuiltinModule('node:fs');
   const vm = process.getBuiltinModule('node:vm');
   const { fileURLToPath } = process.getBuiltinModule('node:url');
   const folder = fileURLToPath(dir);
@@ -140,16 +140,24 @@ export function runBundle(root, dir, entry, cacheKey) {
     id.startsWith('./') ? load(id.slice(2)) : nodeRequire(id.startsWith('file:') ? fileURLToPath(id) : id);
   if (cacheDir) {
     process.once('exit', () => {
+      if (unsaved.length === 0) return;
       try {
-        if (unsaved.length > 0) mkdirSync(cacheDir, { recursive: true });
-        for (const [file, script] of unsaved) {
-          // Whole or not at all: a start in between reads the old file or none.
-          const partial = `${cacheDir}${file}.v8.${process.pid}`;
+        mkdirSync(cacheDir, { recursive: true });
+      } catch {
+        return; // a bundle folder this user cannot write: no code cache of its own
+      }
+      for (const [file, script] of unsaved) {
+        // Whole or not at all: a start in between reads the old file or none.
+        const partial = `${cacheDir}${file}.v8.${process.pid}`;
+        try {
           writeFileSync(partial, script.createCachedData());
           renameSync(partial, `${cacheDir}${file}.v8`);
+        } catch {
+          // A full disk: nothing half-written stays (and an exit handler never throws).
+          try {
+            rmSync(partial, { force: true });
+          } catch {}
         }
-      } catch {
-        // a bundle folder this user cannot write: no code cache
       }
     });
   }
