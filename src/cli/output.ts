@@ -38,6 +38,8 @@ export interface Output {
 export interface TableOptions {
   empty?: string;
   shortIds?: number[];
+  /** false: a table even when too many columns fit (a view redrawn in place, `sumda top`). */
+  records?: boolean;
 }
 
 /** Columns a character takes in a terminal: East Asian wide and fullwidth characters take two. */
@@ -234,7 +236,9 @@ export function createOutput(options: { json: boolean; wide?: boolean }): Output
         cells = render(true);
         colWidths = fitColumns(widthsOf(cells), columns);
       }
-      if (colWidths && columns && colWidths.reduce((a, b) => a + b, 0) + colWidths.length + 1 > columns) {
+      const tooWide =
+        colWidths && columns && colWidths.reduce((a, b) => a + b, 0) + colWidths.length + 1 > columns;
+      if (tooWide && tableOptions.records !== false) {
         // Too many columns for this terminal even squeezed: a record per row (--wide for the table).
         write(process.stdout, renderRecords(head, cells, columns));
         return;

@@ -93,6 +93,10 @@ describe('output.table', () => {
     expect(text).toMatch(/^id +\| 0c1d2e3f$/m);
     expect(text).toMatch(/^장면 +\| 오늘의 장면$/m);
     expect(text.replaceAll(/\s+/g, '')).toContain('carddeclinedbytheissuer(limit)'.replaceAll(/\s+/g, ''));
+    // A view redrawn in place (`sumda top`) keeps its table.
+    written.length = 0;
+    createOutput({ json: false }).table(head, rows, { shortIds: [0], records: false });
+    expect(written.join('')).toContain('┌');
     // Wide enough, the same rows are a table again; --wide always is one.
     written.length = 0;
     process.env.COLUMNS = '200';

@@ -42,6 +42,8 @@ export function registerTop(program: Command): void {
                   q.failedPerMin,
                   q.dead,
                 ]),
+                // Redrawn in place: one table, however narrow the terminal.
+                { records: false },
               );
             }
             if (count !== undefined && n + 1 >= count) break;
