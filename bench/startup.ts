@@ -67,18 +67,18 @@ const REPEAT = Number(process.env.BENCH_REPEAT) || 4;
 
 /**
  * One process's wall and CPU time (user + system, every thread, from exec to exit: what `time`
- * prints), as the OS accounts it to the bash that started it: the mean of REPEAT starts in a row.
+ * prints), as the OS accounts it to the bash that started it: the mean of `repeat` starts in a row.
  * Nothing is loaded into the process to measure it, and Node's own teardown counts, as it does for
  * `node -e 0`.
  */
-function spawnMs(command: string[], env: NodeJS.ProcessEnv = process.env): Spawned {
+function spawnMs(command: string[], env: NodeJS.ProcessEnv = process.env, repeat = REPEAT): Spawned {
   const result = spawnSync(
     'bash',
     [
       '-c',
       'TIMEFORMAT="sumda-bench-time %3R %3U %3S"; n=$1; shift; time { for ((i = 0; i < n; i++)); do "$@" >/dev/null || exit; done; }',
       'sumda-bench',
-      String(REPEAT),
+      String(repeat),
       ...command,
     ],
     { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] },
@@ -89,7 +89,7 @@ function spawnMs(command: string[], env: NodeJS.ProcessEnv = process.env): Spawn
   }
   const times = /sumda-bench-time ([\d.]+) ([\d.]+) ([\d.]+)\s*$/.exec(stderr);
   if (!times) throw new Error(`${command.join(' ')}: no time reported: ${stderr.slice(0, 500)}`);
-  const [real, user, system] = times.slice(1).map((x) => (Number(x) * 1000) / REPEAT) as [
+  const [real, user, system] = times.slice(1).map((x) => (Number(x) * 1000) / repeat) as [
     number,
     number,
     number,
@@ -179,8 +179,9 @@ async function helpStartup(bench: Bench): Promise<Figure[]> {
       value: `${num(m.cli.cpuMs, 1)} ms CPU, ${num(m.cli.wallMs, 1)} ms wall (${num(m.cli.wallMs / m.node.wallMs, 1)}x wall)`,
       ratio: r,
       against: '`node -e 0` CPU',
-      // The floor is a measure of the libraries, not of sumda: it has no goal of its own.
-      ...(m === floor ? {} : { goal: `≤ ${GOAL}x`, met: r <= GOAL }),
+      // The floor is a measure of the libraries, not of sumda, and the source is what runs only
+      // between an edit and `npm run build` (`npm ci` builds): neither has a goal of its own.
+      ...(m === floor || m === unbundled ? {} : { goal: `≤ ${GOAL}x`, met: r <= GOAL }),
       headline,
     });
   }
@@ -227,13 +228,17 @@ async function migrateTimes(bench: Bench): Promise<Figure[]> {
     const db = await scratchDatabase(bench, `migrate_cli${i}`);
     try {
       cli.push(
-        spawnMs([SUMDA, 'db', 'migrate'], {
-          ...onPath(process.env),
-          DATABASE_URL: db.url,
-          LOG_LEVEL: 'warn',
-          NO_COLOR: '1',
-          SUMDA_ENV_FILE: '/nonexistent/.env',
-        }).wallMs,
+        spawnMs(
+          [SUMDA, 'db', 'migrate'],
+          {
+            ...onPath(process.env),
+            DATABASE_URL: db.url,
+            LOG_LEVEL: 'warn',
+            NO_COLOR: '1',
+            SUMDA_ENV_FILE: '/nonexistent/.env',
+          },
+          1, // once: a second run would find nothing to migrate
+        ).wallMs,
       );
       const kysely = createDb(db.url, { max: 1 });
       const ns = await sql<{ ns: string | null }>`select to_regnamespace('pgboss')::text as ns`.execute(
