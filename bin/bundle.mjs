@@ -91,7 +91,9 @@ export function wrapModule(source) {
  * exit when it was not (or V8 refused it: another Node, other V8 flags) — after the run, so it holds
  * what the run compiled. Until then, and for good in a bundle folder this user cannot write (the
  * container image), the build's own (`code-cache/.build/`) is used. NODE_DISABLE_COMPILE_CACHE=1
- * turns both off, as it does Node's own cache.
+ * turns both off, as it does Node's own cache. A cache is only ever of the files beside it: V8
+ * checks one against its source's length, not its text, and a build replaces the whole folder,
+ * code-cache/ included (scripts/build.ts) — never write a bundle file in place.
  *
  * @param {URL} root the project folder, whose node_modules hold the packages left out of the bundle
  * @param {URL} dir the bundle's folder
