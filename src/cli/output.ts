@@ -22,8 +22,9 @@ export interface Output {
   line(text?: string): void;
   /**
    * A table on stdout, fitted to the terminal width (long cells wrap; Hangul counts two columns;
-   * too many columns to fit: a record per row, as psql's expanded display) unless --wide. No rows: one line saying so (`empty`, or "nothing to show"). `shortIds`: columns
-   * whose UUIDs are shown by their first 8 characters (commands that take ids accept such a prefix).
+   * too many columns to fit: a record per row, as psql's expanded display) unless --wide. No rows:
+   * one line saying so (`empty`, or "nothing to show"). `shortIds`: columns whose UUIDs are shown
+   * by their first 8 characters (commands that take ids accept such a prefix).
    */
   table(head: string[], rows: Cell[][], options?: TableOptions): void;
   /** Key/value pairs as an aligned block. */
@@ -67,18 +68,22 @@ export function displayWidth(text: string): number {
 /** Narrowest a column is squeezed to when a table has to fit (a short id and its padding). */
 const MIN_COLUMN = 10;
 
+/** Columns a box table takes: its column widths (padding included) and a border beside each. */
+export function tableWidth(widths: readonly number[]): number {
+  return widths.reduce((a, b) => a + b, 0) + widths.length + 1;
+}
+
 /**
  * Column widths (cell padding included) that fit `total` columns, or undefined when the natural
  * widths already fit. None is squeezed below MIN_COLUMN: a table with too many columns for the
  * terminal comes out wider than `total` (and output.table prints it as records instead).
  */
 export function fitColumns(natural: number[], total: number): number[] | undefined {
-  const borders = natural.length + 1;
-  if (natural.reduce((a, b) => a + b, 0) + borders <= total) return undefined;
+  if (tableWidth(natural) <= total) return undefined;
   // Every column gets up to MIN_COLUMN; what is left goes to the columns that want more, in
   // proportion to how much more they want.
   const widths = natural.map((n) => Math.min(n, MIN_COLUMN));
-  let extra = total - borders - widths.reduce((a, b) => a + b, 0);
+  let extra = total - tableWidth(widths);
   if (extra <= 0) return widths;
   const want = natural.map((n, i) => n - widths[i]!);
   const wanted = want.reduce((a, b) => a + b, 0);
@@ -86,7 +91,7 @@ export function fitColumns(natural: number[], total: number): number[] | undefin
     const more = Math.floor((extra * want[i]!) / wanted);
     widths[i]! += more;
   }
-  extra = total - borders - widths.reduce((a, b) => a + b, 0);
+  extra = total - tableWidth(widths);
   // Rounding leftovers: one column each, to those still short of their natural width.
   for (let i = 0; extra > 0 && i < widths.length; i++) {
     if (widths[i]! < natural[i]!) {
@@ -236,9 +241,7 @@ export function createOutput(options: { json: boolean; wide?: boolean }): Output
         cells = render(true);
         colWidths = fitColumns(widthsOf(cells), columns);
       }
-      const tooWide =
-        colWidths && columns && colWidths.reduce((a, b) => a + b, 0) + colWidths.length + 1 > columns;
-      if (tooWide && tableOptions.records !== false) {
+      if (colWidths && columns && tableWidth(colWidths) > columns && tableOptions.records !== false) {
         // Too many columns for this terminal even squeezed: a record per row (--wide for the table).
         write(process.stdout, renderRecords(head, cells, columns));
         return;
